@@ -1,0 +1,232 @@
+"""Plots the labs share. Each function draws one figure, shows it and returns nothing
+(so a notebook never shows a figure twice); ``save="file.png"`` also writes it.
+
+Images may be uint8 or float, grey (N, H, W) or colour, channels last (N, H, W, 3)
+or first (N, 3, H, W) / (N, 1, H, W): the functions sort that out.
+"""
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _finish(fig, save):
+    fig.tight_layout()
+    if save:
+        fig.savefig(save, dpi=110, bbox_inches="tight")
+    plt.show()
+
+
+def _as_image(img):
+    img = np.asarray(img)
+    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
+        img = img.transpose(1, 2, 0)              # channels first -> last
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.dtype != np.uint8 and img.ndim == 3:   # colour floats: show in [0, 1]
+        lo, hi = float(img.min()), float(img.max())
+        if lo < 0 or hi > 1:
+            img = (img - lo) / (hi - lo + 1e-12)
+    return img
+
+
+def _grid(n, cols):
+    cols = min(cols, n)
+    return math.ceil(n / cols), cols
+
+
+def image_grid(images, labels=None, class_names=None, n=16, cols=8, title=None, cmap="gray",
+               size=1.4, save=None):
+    """The first ``n`` images in a grid, each titled with its label (or class name)."""
+    n = min(n, len(images))
+    rows, cols = _grid(n, cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(_as_image(images[i]), cmap=cmap)
+        if labels is not None:
+            lab = int(labels[i])
+            ax.set_title(class_names[lab] if class_names else str(lab), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
+
+
+def _history_dict(h):
+    return h.history if hasattr(h, "history") else h
+
+
+def history(*histories, names=None, metrics=("loss", "accuracy"), title=None, save=None):
+    """Training curves from Keras ``History`` objects or ``train.fit`` dicts: one panel per
+    metric, solid lines for training and dashed for validation, one colour per run."""
+    names = names or [None] * len(histories)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for i, (h, name) in enumerate(zip(histories, names)):
+            h = _history_dict(h)
+            colour = f"C{i}"
+            label = f"{name} " if name else ""
+            if metric in h:
+                epochs = np.arange(1, len(h[metric]) + 1)
+                ax.plot(epochs, h[metric], "-", color=colour, label=f"{label}train")
+            if f"val_{metric}" in h:
+                epochs = np.arange(1, len(h[f"val_{metric}"]) + 1)
+                ax.plot(epochs, h[f"val_{metric}"], "--", color=colour, label=f"{label}validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
+
+
+def confusion_matrix(y_true, y_pred, class_names=None, normalize=True, title="Confusion matrix",
+                     save=None):
+    """Rows: true class; columns: predicted class; normalised per row by default."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    k = int(max(y_true.max(), y_pred.max())) + 1 if class_names is None else len(class_names)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
+    names = class_names or [str(i) for i in range(k)]
+    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.55 * k + 2))
+    im = ax.imshow(shown, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            value = f"{shown[i, j]:.2f}" if normalize else str(cm[i, j])
+            ax.text(j, i, value, ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > shown.max() / 2 else "black")
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _finish(fig, save)
+
+
+def misclassified(images, y_true, y_pred, class_names=None, n=12, cols=6, save=None):
+    """Up to ``n`` wrongly classified images, titled "true -> predicted"."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = np.flatnonzero(y_true != y_pred)[:n]
+    if len(wrong) == 0:
+        print("No misclassified examples.")
+        return
+    name = (lambda c: class_names[c]) if class_names else str
+    rows, cols = _grid(len(wrong), cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.7, rows * 1.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        ax.imshow(_as_image(images[i]), cmap="gray")
+        ax.set_title(f"{name(int(y_true[i]))}\n-> {name(int(y_pred[i]))}", fontsize=8, color="C3")
+    fig.suptitle(f"Misclassified: true -> predicted ({len(wrong)} shown)")
+    _finish(fig, save)
+
+
+def weight_images(weights, shape, class_names=None, cols=10, title="Weights per class", save=None):
+    """A linear classifier's weight vector per class, reshaped to an image: red pulls the
+    score up, blue down. ``weights`` is (n_features, n_classes)."""
+    weights = np.asarray(weights)
+    k = weights.shape[1]
+    rows, cols = _grid(k, cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 1.7), squeeze=False)
+    lim = np.abs(weights).max()
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < k:
+            ax.imshow(weights[:, i].reshape(shape), cmap="seismic", vmin=-lim, vmax=lim)
+            ax.set_title(class_names[i] if class_names else str(i), fontsize=8)
+    fig.suptitle(title)
+    _finish(fig, save)
+
+
+def filters(kernels, channels_last=False, cols=8, title="Filters", save=None):
+    """Convolution kernels as small images. PyTorch layout (out, in, kh, kw) by default;
+    ``channels_last=True`` for Keras's (kh, kw, in, out). Colour filters (in == 3) are
+    shown in colour, others as their first input channel."""
+    k = np.asarray(kernels)
+    if channels_last:
+        k = k.transpose(3, 2, 0, 1)
+    n = k.shape[0]
+    rows, cols = _grid(n, cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        if k.shape[1] == 3:
+            ax.imshow(_as_image(k[i]))
+        else:
+            lim = np.abs(k[i, 0]).max() + 1e-12
+            ax.imshow(k[i, 0], cmap="seismic", vmin=-lim, vmax=lim)
+    fig.suptitle(title)
+    _finish(fig, save)
+
+
+def feature_maps(maps, channels_last=False, n=16, cols=8, title="Feature maps", save=None):
+    """One image's feature maps, (C, H, W) by default or (H, W, C) with ``channels_last``."""
+    m = np.asarray(maps)
+    if channels_last:
+        m = m.transpose(2, 0, 1)
+    n = min(n, m.shape[0])
+    rows, cols = _grid(n, cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.35), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(m[i], cmap="viridis")
+            ax.set_title(str(i), fontsize=7)
+    fig.suptitle(title)
+    _finish(fig, save)
+
+
+def activations(functions, x=None, save=None):
+    """Each activation and its derivative on one panel: ``functions`` maps a name to
+    ``(f, df)`` NumPy functions."""
+    x = np.linspace(-5, 5, 401) if x is None else x
+    n = len(functions)
+    fig, axes = plt.subplots(1, n, figsize=(3.1 * n, 3), squeeze=False)
+    for ax, (name, (f, df)) in zip(axes[0], functions.items()):
+        ax.plot(x, f(x), label="f(x)")
+        ax.plot(x, df(x), "--", label="f'(x)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.axvline(0, color="grey", lw=0.5)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _finish(fig, save)
+
+
+def decision_boundary(predict, X, y, steps=200, title=None, save=None):
+    """Regions of a 2-D classifier: ``predict`` maps an (M, 2) array to class indices."""
+    X, y = np.asarray(X), np.asarray(y)
+    pad = 0.5
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, steps)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, steps)
+    gx, gy = np.meshgrid(xs, ys)
+    zz = np.asarray(predict(np.c_[gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.contourf(gx, gy, zz, alpha=0.3, cmap="coolwarm")
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=18)
+    if title:
+        ax.set_title(title)
+    _finish(fig, save)
+
+
+def bars(values: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
+    """A labelled bar chart of a few named numbers (e.g. accuracies to compare)."""
+    fig, ax = plt.subplots(figsize=(1.3 * len(values) + 2, 3.2))
+    names, nums = list(values), list(values.values())
+    rects = ax.bar(names, nums, color=[f"C{i}" for i in range(len(names))])
+    for r, v in zip(rects, nums):
+        ax.text(r.get_x() + r.get_width() / 2, r.get_height(), fmt.format(v), ha="center",
+                va="bottom", fontsize=8)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.tick_params(axis="x", labelsize=8)
+    _finish(fig, save)
