@@ -175,10 +175,8 @@ def _idx_candidate(folder: Path, stem: str) -> Path | None:
 
 def _read_idx_bytes(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw   # gzip's magic number
     except (EOFError, OSError, gzip.BadGzipFile) as e:
         raise ChecksumError(
             f"{path} is truncated or not a valid file ({e.__class__.__name__}: {e}); it was not used. "

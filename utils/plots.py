@@ -10,8 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _subplots(*args, **kwargs):
+    return plt.subplots(*args, layout="constrained", **kwargs)   # leaves room for titles
+
+
 def _finish(fig, save):
-    fig.tight_layout()
     if save:
         fig.savefig(save, dpi=110, bbox_inches="tight")
     plt.show()
@@ -40,7 +43,7 @@ def image_grid(images, labels=None, class_names=None, n=16, cols=8, title=None, 
     """The first ``n`` images in a grid, each titled with its label (or class name)."""
     n = min(n, len(images))
     rows, cols = _grid(n, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -62,7 +65,7 @@ def history(*histories, names=None, metrics=("loss", "accuracy"), title=None, sa
     """Training curves from Keras ``History`` objects or ``train.fit`` dicts: one panel per
     metric, solid lines for training and dashed for validation, one colour per run."""
     names = names or [None] * len(histories)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for i, (h, name) in enumerate(zip(histories, names)):
             h = _history_dict(h)
@@ -92,7 +95,7 @@ def confusion_matrix(y_true, y_pred, class_names=None, normalize=True, title="Co
     np.add.at(cm, (y_true, y_pred), 1)
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
     names = class_names or [str(i) for i in range(k)]
-    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.55 * k + 2))
+    fig, ax = _subplots(figsize=(0.55 * k + 2.5, 0.55 * k + 2))
     im = ax.imshow(shown, cmap="Blues")
     for i in range(k):
         for j in range(k):
@@ -117,7 +120,7 @@ def misclassified(images, y_true, y_pred, class_names=None, n=12, cols=6, save=N
         return
     name = (lambda c: class_names[c]) if class_names else str
     rows, cols = _grid(len(wrong), cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.7, rows * 1.9), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.7, rows * 1.9), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
@@ -133,7 +136,7 @@ def weight_images(weights, shape, class_names=None, cols=10, title="Weights per 
     weights = np.asarray(weights)
     k = weights.shape[1]
     rows, cols = _grid(k, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.5, rows * 1.7), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.5, rows * 1.7), squeeze=False)
     lim = np.abs(weights).max()
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -153,7 +156,7 @@ def filters(kernels, channels_last=False, cols=8, title="Filters", save=None):
         k = k.transpose(3, 2, 0, 1)
     n = k.shape[0]
     rows, cols = _grid(n, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -174,7 +177,7 @@ def feature_maps(maps, channels_last=False, n=16, cols=8, title="Feature maps", 
         m = m.transpose(2, 0, 1)
     n = min(n, m.shape[0])
     rows, cols = _grid(n, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.35), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.3, rows * 1.35), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -189,7 +192,7 @@ def activations(functions, x=None, save=None):
     ``(f, df)`` NumPy functions."""
     x = np.linspace(-5, 5, 401) if x is None else x
     n = len(functions)
-    fig, axes = plt.subplots(1, n, figsize=(3.1 * n, 3), squeeze=False)
+    fig, axes = _subplots(1, n, figsize=(3.1 * n, 3), squeeze=False)
     for ax, (name, (f, df)) in zip(axes[0], functions.items()):
         ax.plot(x, f(x), label="f(x)")
         ax.plot(x, df(x), "--", label="f'(x)")
@@ -209,7 +212,7 @@ def decision_boundary(predict, X, y, steps=200, title=None, save=None):
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, steps)
     gx, gy = np.meshgrid(xs, ys)
     zz = np.asarray(predict(np.c_[gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig, ax = _subplots(figsize=(4.5, 4))
     ax.contourf(gx, gy, zz, alpha=0.3, cmap="coolwarm")
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=18)
     if title:
@@ -219,7 +222,7 @@ def decision_boundary(predict, X, y, steps=200, title=None, save=None):
 
 def bars(values: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
     """A labelled bar chart of a few named numbers (e.g. accuracies to compare)."""
-    fig, ax = plt.subplots(figsize=(1.3 * len(values) + 2, 3.2))
+    fig, ax = _subplots(figsize=(1.3 * len(values) + 2, 3.2))
     names, nums = list(values), list(values.values())
     rects = ax.bar(names, nums, color=[f"C{i}" for i in range(len(names))])
     for r, v in zip(rects, nums):

@@ -11,7 +11,7 @@ ENV = "DLLABS_RESULTS"
 
 
 def record(name: str, value, quiet: bool = False):
-    """Record one metric (a number or a short string) and return it."""
+    """Record one metric (a number or a short string); prints it unless ``quiet``."""
     if hasattr(value, "item"):          # NumPy, torch and TF scalars
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -23,7 +23,6 @@ def record(name: str, value, quiet: bool = False):
     if not quiet:
         shown = f"{value:.4f}" if isinstance(value, float) else value
         print(f"[result] {name} = {shown}")
-    return value
 
 
 def read(path) -> dict:

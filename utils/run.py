@@ -206,7 +206,7 @@ def report(outcomes: list[Outcome], profile: str, total_s: float) -> str:
     problems = [(o.lab, p) for o in outcomes for p in o.problems]
     if problems:
         parts += ["## Problems", ""] + [f"- **{lab}**: {p}" for lab, p in problems] + [""]
-    parts += ["Executed notebooks are in `build/executed/`. Expected results: "
+    parts += ["Executed notebooks are in `executed/` beside this report. Expected results: "
               "`labs_solutions/targets.toml`.", ""]
     return "\n".join(parts)
 
@@ -250,7 +250,7 @@ def main(argv=None) -> int:
     outcomes, start = [], time.perf_counter()
     for lab in labs:
         print(f"\n== {lab.stem} ==", flush=True)
-        o = run_lab(lab, profile, parameters, targets, BUILD / "executed", args.inplace,
+        o = run_lab(lab, profile, parameters, targets, args.report.parent / "executed", args.inplace,
                     args.timeout, progress=not args.quiet)
         print(f"   {o.verdict} in {o.seconds:.0f} s" + "".join(f"\n   - {p}" for p in o.problems), flush=True)
         outcomes.append(o)
