@@ -80,3 +80,15 @@ def test_every_lab_target_names_a_lab_and_a_profile():
         for metric, mins in metrics.items():
             assert set(mins) <= {"full", "fast", "smoke"}, f"{name}.{metric}: unknown profile"
             assert all(0 < v <= 1 for v in mins.values()), f"{name}.{metric}: not an accuracy"
+
+
+def test_script_engine_runs_without_a_kernel(tmp_path, notebook_factory):
+    labs = make_labs(tmp_path, notebook_factory)
+    report = tmp_path / "out" / "report.md"
+    base = ["--labs-dir", str(labs), "--report", str(report), "--profile", "fast", "--engine", "script"]
+    assert run.main(["01", *base, "-p", "ACC", "0.97"]) == 0
+    assert "test_accuracy 0.9700" in report.read_text()
+    assert run.main(["03", *base]) == 1
+    assert "ZeroDivisionError" in report.read_text()
+    script = (tmp_path / "out" / "executed" / "01_good_numpy.py").read_text()
+    assert script.index("ACC = 0.95") < script.index("ACC = 0.97") < script.index("results.record")

@@ -120,11 +120,40 @@ def clean_for_commit(nb) -> None:
     nb.metadata.pop("widgets", None)
 
 
-def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: Path,
-            inplace: bool = False, timeout: int | None = None, progress: bool = True) -> Outcome:
-    import nbformat
-    import papermill
+def notebook_to_script(path: Path, parameters: dict | None = None) -> str:
+    """A notebook's code cells as one Python script (IPython magics and shell lines commented
+    out), with ``parameters`` assigned right after the cell tagged ``parameters``."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    parts = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in src.split("\n")]
+        parts.append(f"# ---- cell {i}\n" + "\n".join(lines))
+        if "parameters" in cell.get("metadata", {}).get("tags", []) and parameters:
+            parts.append("# ---- injected parameters\n" +
+                         "\n".join(f"{k} = {v!r}" for k, v in parameters.items()))
+    return "\n\n".join(parts) + "\n"
 
+
+def _run_as_script(path: Path, out_dir: Path, parameters: dict, timeout: int | None) -> None:
+    """Run a lab as a plain Python script (where no Jupyter kernel is installed)."""
+    script = out_dir / f"{path.stem}.py"
+    log = out_dir / f"{path.stem}.log"
+    script.write_text(notebook_to_script(path, parameters), encoding="utf-8")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    with open(log, "w", encoding="utf-8") as f:
+        done = subprocess.run([sys.executable, str(script)], cwd=path.parent, env=env, stdout=f,
+                              stderr=subprocess.STDOUT, timeout=timeout)
+    if done.returncode != 0:
+        tail = log.read_text(encoding="utf-8").strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"exit code {done.returncode}: {tail[0]} (log: {log})")
+
+
+def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: Path,
+            inplace: bool = False, timeout: int | None = None, progress: bool = True,
+            engine: str = "papermill") -> Outcome:
     outcome = Outcome(path.stem, profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     out_path = out_dir / path.name
@@ -135,9 +164,14 @@ def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: 
     os.environ[results.ENV] = str(results_path)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(path), str(out_path), parameters=parameters or None,
-                                   cwd=str(path.parent), kernel_name="python3",
-                                   progress_bar=progress, execution_timeout=timeout)
+        if engine == "script":
+            _run_as_script(path, out_dir, parameters, timeout)
+        else:
+            import papermill
+
+            papermill.execute_notebook(str(path), str(out_path), parameters=parameters or None,
+                                       cwd=str(path.parent), kernel_name="python3",
+                                       progress_bar=progress, execution_timeout=timeout)
     except Exception as e:  # noqa: BLE001 - any failure is reported in the table
         outcome.verdict = "FAIL"
         outcome.problems.append(_describe_error(e))
@@ -154,7 +188,9 @@ def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: 
         outcome.metrics = {k: v for k, v in recorded.items() if k != "device" and not k.startswith("check: ")}
     else:
         judge(outcome, recorded, targets)
-    if inplace and outcome.verdict == "PASS":
+    if inplace and outcome.verdict == "PASS" and engine == "papermill":
+        import nbformat
+
         nb = nbformat.read(out_path, as_version=4)
         clean_for_commit(nb)
         nbformat.write(nb, path)
@@ -233,6 +269,9 @@ def main(argv=None) -> int:
     ap.add_argument("--labs-dir", type=Path, default=LABS, help=argparse.SUPPRESS)
     ap.add_argument("--list", action="store_true", help="list the labs and their expected results")
     ap.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    ap.add_argument("--engine", choices=("papermill", "script"), default="papermill",
+                    help="papermill (default) or script: run each lab's code cells as a plain Python "
+                         "script, where no Jupyter kernel is installed")
     args = ap.parse_args(argv)
 
     profile = args.profile or profile_mod.name()
@@ -251,7 +290,7 @@ def main(argv=None) -> int:
     for lab in labs:
         print(f"\n== {lab.stem} ==", flush=True)
         o = run_lab(lab, profile, parameters, targets, args.report.parent / "executed", args.inplace,
-                    args.timeout, progress=not args.quiet)
+                    args.timeout, progress=not args.quiet, engine=args.engine)
         print(f"   {o.verdict} in {o.seconds:.0f} s" + "".join(f"\n   - {p}" for p in o.problems), flush=True)
         outcomes.append(o)
     text = report(outcomes, profile, time.perf_counter() - start)
