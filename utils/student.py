@@ -30,7 +30,7 @@ STUDENT = ROOT / "notebooks"
 MANIFEST = ".generated.json"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-EXERCISE = re.compile(r"Exercise\s+(\d+(?:\.\d+)*)\s*[:.\u2014\u2013-]?\s*([^\n]*)")
+EXERCISE = re.compile(r"^#{1,6}\s*Exercise\s+(\d+(?:\.\d+)*)\s*[:.\u2014\u2013-]?\s*([^\n]*)", re.M)
 NBVAL_MARK = re.compile(r"^\s*#\s*NBVAL_\w+\s*$")
 KEEP_CELL_METADATA = ("tags",)
 
