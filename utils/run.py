@@ -112,11 +112,10 @@ def clean_for_commit(nb) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
-            for out in cell.get("outputs", []):
-                # widget state is not saved with the notebook: keep the text form of progress bars
-                data = out.get("data", {})
-                if "application/vnd.jupyter.widget-view+json" in data:
-                    data.pop("application/vnd.jupyter.widget-view+json")
+            # A progress-bar widget's state is not saved with the notebook: its stored text would
+            # show the bar at 0% forever, so it is dropped (the lines printed per epoch stay).
+            cell.outputs = [out for out in cell.get("outputs", [])
+                            if "application/vnd.jupyter.widget-view+json" not in out.get("data", {})]
     nb.metadata.pop("widgets", None)
 
 
