@@ -120,7 +120,7 @@ def misclassified(images, y_true, y_pred, class_names=None, n=12, cols=6, save=N
         return
     name = (lambda c: class_names[c]) if class_names else str
     rows, cols = _grid(len(wrong), cols)
-    fig, axes = _subplots(rows, cols, figsize=(cols * 1.7, rows * 1.9), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.7, rows * 2.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
