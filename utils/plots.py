@@ -73,10 +73,12 @@ def history(*histories, names=None, metrics=("loss", "accuracy"), title=None, sa
             label = f"{name} " if name else ""
             if metric in h:
                 epochs = np.arange(1, len(h[metric]) + 1)
-                ax.plot(epochs, h[metric], "-", color=colour, label=f"{label}train")
+                ax.plot(epochs, h[metric], "-", color=colour, label=f"{label}train",
+                        marker="o" if len(epochs) == 1 else None)
             if f"val_{metric}" in h:
                 epochs = np.arange(1, len(h[f"val_{metric}"]) + 1)
-                ax.plot(epochs, h[f"val_{metric}"], "--", color=colour, label=f"{label}validation")
+                ax.plot(epochs, h[f"val_{metric}"], "--", color=colour, label=f"{label}validation",
+                        marker="o" if len(epochs) == 1 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
