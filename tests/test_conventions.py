@@ -79,7 +79,8 @@ def cs_code(path):
 @pytest.mark.parametrize("path", [p for p in LABS if not p.name.startswith("00")], ids=lambda p: p.stem)
 def test_exercises_have_solutions_and_checks(path):
     cs = cells(path)
-    headings = [i for i, (k, s, _) in enumerate(cs) if k == "markdown" and re.search(r"^#+ *Exercise \d+\.\d+", s, re.M)]
+    heading = re.compile(r"^#+ *Exercise \d+\.\d+", re.M)
+    headings = [i for i, (k, s, _) in enumerate(cs) if k == "markdown" and heading.search(s)]
     assert len(headings) >= 3, "at least three exercises"
     for i in headings:
         following = "\n".join(s for _, s, _ in cs[i + 1:i + 4])
