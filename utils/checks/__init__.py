@@ -112,20 +112,33 @@ def call(fn, *args, **kwargs):
         return None, f"calling it raised {type(e).__name__}: {e}"
 
 
-def check_function(name, fn, cases, rtol=1e-4, atol=1e-6, hint=None):
-    """Run ``fn(*args)`` for each ``(args, expected)`` in ``cases``; the verdict names the
-    first case that fails and how."""
-    if not callable(fn):
+def check_cases(name, fn, cases, judge, hint=None, need_callable=True):
+    """The loop every check shares. ``cases`` are ``(label, case)`` pairs; ``judge(fn, case)``
+    returns None when ``fn`` gets ``case`` right, else what went wrong (a problem starting with
+    "TODO" for an exercise not done yet). The verdict names the first case that fails."""
+    if need_callable and not callable(fn):
         return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
-    for i, (args, expected) in enumerate(cases, 1):
-        args = args if isinstance(args, tuple) else (args,)
-        got, error = call(fn, *[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        problem = error or compare(got, expected, rtol, atol)
+    for i, (label, case) in enumerate(cases, 1):
+        problem = judge(fn, case)
         if problem:
             if not problem.startswith("TODO") and len(cases) > 1:
-                problem = f"case {i} of {len(cases)}, input {_describe_args(args)}:\n   {problem}"
+                problem = f"case {i} of {len(cases)} ({label}):\n   {problem}"
             return _finish(name, problem, hint=hint)
     return _finish(name, None, n_cases=len(cases))
+
+
+def check_function(name, fn, cases, rtol=1e-4, atol=1e-6, hint=None):
+    """Run ``fn(*args)`` for each ``(args, expected)`` in ``cases`` and compare the results."""
+    def judge(fn, case):
+        args, expected = case
+        got, error = call(fn, *[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+        return error or compare(got, expected, rtol, atol)
+
+    labelled = []
+    for args, expected in cases:
+        args = args if isinstance(args, tuple) else (args,)
+        labelled.append((f"input {_describe_args(args)}", (args, expected)))
+    return check_cases(name, fn, labelled, judge, hint=hint)
 
 
 def check_value(name, value, expected, rtol=1e-4, atol=1e-6, hint=None):

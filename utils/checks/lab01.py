@@ -9,7 +9,7 @@ PyTorch notebooks, all answered in NumPy.
 """
 import numpy as np
 
-from . import _finish, call, check_function, compare, to_numpy
+from . import call, check_cases, check_function, compare, to_numpy
 
 
 def _sigmoid(z):
@@ -98,25 +98,23 @@ def gd_step(fn):
         (np.array([0.3, -0.2, 0.1, 0.5]), -0.4, X, y, 0.1),
         (rng.normal(size=3), 0.2, rng.normal(size=(5, 3)), np.array([0.0, 1.0, 1.0, 0.0, 1.0]), 1.0),
     ]
-    if not callable(fn):
-        return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
-    for i, (w, b, Xc, yc, lr) in enumerate(cases, 1):
+    def judge(fn, case):
+        w, b, Xc, yc, lr = case
         got, error = call(fn, w.copy(), b, Xc.copy(), yc.copy(), lr)
         if error:
-            return _finish(name, error, hint=hint)
-        where = f"case {i} of {len(cases)} (w {np.round(w, 3)}, b {b}, lr {lr}):\n   "
+            return error
         if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return _finish(name, where + f"expected a pair (new_w, new_b), got {type(got).__name__}"
-                           + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""),
-                           hint=hint)
+            return (f"expected a pair (new_w, new_b), got {type(got).__name__}"
+                    + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
         w_new, b_new = _gd_reference(w, b, Xc, yc, lr)
         problem = compare(got[0], w_new)
         if problem:
-            return _finish(name, where + "new_w: " + problem, hint=hint)
+            return "new_w: " + problem
         b_got = got[1]
         if b_got is not None and np.size(b_got) == 1:     # accept 0.3, np.array(0.3) or np.array([0.3])
             b_got = np.reshape(to_numpy(b_got), ())
         problem = compare(b_got, b_new)
-        if problem:
-            return _finish(name, where + "new_b: " + problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return "new_b: " + problem if problem else None
+
+    labelled = [(f"w {np.round(c[0], 3)}, b {c[1]}, lr {c[4]}", c) for c in cases]
+    return check_cases(name, fn, labelled, judge, hint=hint)

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from . import _finish, call, check_function, compare, to_numpy
+from . import call, check_cases, check_function, compare, to_numpy
 
 ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -139,17 +139,14 @@ def make_mlp(fn):
     name = "Exercise 2.1 make_mlp"
     hint = ("one dense layer per entry of `hidden`, each followed by the activation, then a "
             "dense layer of 10 outputs")
-    if not callable(fn):
-        return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
     cases = [((64,), "tanh"), ((32, 16), "relu"), ((), "relu"), ((20, 12, 8), "sigmoid")]
-    for i, (hidden, activation) in enumerate(cases, 1):
+
+    def judge(fn, case):
+        hidden, activation = case
         model, error = call(fn, hidden, activation)
-        problem = error or _judge_model(model, hidden, activation)
-        if problem:
-            if not problem.startswith("TODO"):
-                problem = f"case {i} of {len(cases)}, make_mlp({hidden}, {activation!r}):\n   {problem}"
-            return _finish(name, problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return error or _judge_model(model, hidden, activation)
+
+    return check_cases(name, fn, [(f"make_mlp({h}, {a!r})", (h, a)) for h, a in cases], judge, hint=hint)
 
 
 # ----------------------------------------------------------------------------- Exercise 2.2
@@ -202,17 +199,12 @@ def forward(fn):
     name = "Exercise 3.1 forward"
     hint = ("for every layer but the last, h = relu(h @ W + b); the last gives scores z = h @ W + b, "
             "and softmax(z) row by row (subtract each row's max before np.exp)")
-    if not callable(fn):
-        return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
-    cases = _forward_cases()
-    for i, ((x, ws, bs), expected, description) in enumerate(cases, 1):
+    def judge(fn, case):
+        (x, ws, bs), expected = case
         got, error = call(fn, x.copy(), [w.copy() for w in ws], [b.copy() for b in bs])
-        problem = error or compare(got, expected, rtol=1e-5, atol=1e-7)
-        if problem:
-            if not problem.startswith("TODO"):
-                problem = f"case {i} of {len(cases)} ({description}):\n   {problem}"
-            return _finish(name, problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return error or compare(got, expected, rtol=1e-5, atol=1e-7)
+
+    return check_cases(name, fn, [(d, (a, e)) for a, e, d in _forward_cases()], judge, hint=hint)
 
 
 # ----------------------------------------------------------------------------- Exercise 4.1

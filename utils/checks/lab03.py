@@ -5,7 +5,7 @@ or from a numerical gradient computed here) and prints one verdict line.
 """
 import numpy as np
 
-from . import _finish, call, compare, to_numpy
+from . import _finish, call, check_cases, compare, to_numpy
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -34,16 +34,12 @@ def _compare_parts(got, expected, names, rtol=1e-4, atol=1e-6):
 
 def _run_cases(name, fn, cases, names, hint=None, rtol=1e-4, atol=1e-6):
     """``cases``: (args, expected tuple, description) triples."""
-    if not callable(fn):
-        return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
-    for i, (args, expected, description) in enumerate(cases, 1):
+    def judge(fn, case):
+        args, expected = case
         got, error = call(fn, *[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        problem = error or _compare_parts(got, expected, names, rtol, atol)
-        if problem:
-            if not problem.startswith("TODO"):
-                problem = f"case {i} of {len(cases)} ({description}):\n   {problem}"
-            return _finish(name, problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return error or _compare_parts(got, expected, names, rtol, atol)
+
+    return check_cases(name, fn, [(d, (a, e)) for a, e, d in cases], judge, hint=hint)
 
 
 def _numerical_gradient(f, x, h=1e-6):
@@ -129,8 +125,6 @@ def numerical_gradient(fn):
     name = "numerical gradient"
     hint = ("loop over every index of x (np.ndindex(x.shape)), set x[i] to x[i] + h and x[i] - h in "
             "turn, take (f(x + h) - f(x - h)) / (2 h), and put x[i] back.")
-    if not callable(fn):
-        return _finish(name, f"expected a function, got {type(fn).__name__}", hint=hint)
     rng = np.random.default_rng(7)
     M = rng.normal(size=(3, 2))
     cases = [
@@ -142,7 +136,8 @@ def numerical_gradient(fn):
          lambda v: 3 * v ** 2, "f(x) = sum(x**3) with h = 1e-3 (tells centred from one-sided "
                                "differences)", 1e-5),
     ]
-    for i, (f, x, h, grad, description, rtol) in enumerate(cases, 1):
+    def judge(fn, case):
+        f, x, h, grad, rtol = case
         x_before = x.copy()
         got, error = call(fn, f, x, h)
         problem = error or compare(got, grad(x_before), rtol=rtol, atol=1e-7)
@@ -153,11 +148,9 @@ def numerical_gradient(fn):
                        "(f(x + h) - f(x)) / h is only accurate to O(h); the centred one to O(h^2).")
         if problem is None and not np.array_equal(x, x_before):
             problem = "the function changed x: put each entry back after perturbing it"
-        if problem:
-            if not problem.startswith("TODO"):
-                problem = f"case {i} of {len(cases)}, {description}:\n   {problem}"
-            return _finish(name, problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return problem
+
+    return check_cases(name, fn, [(d, (f, x, h, g, r)) for f, x, h, g, d, r in cases], judge, hint=hint)
 
 
 # ----------------------------------------------------------------------------- exercise 3.5
@@ -175,17 +168,17 @@ def multiply_node(node_class):
         node = node_class()
     except Exception as e:  # noqa: BLE001 - reported, not raised
         return _finish(name, f"creating the node raised {type(e).__name__}: {e}", hint=hint)
-    for i, (a, b, dout, description) in enumerate(cases, 1):
+    def judge(node, case):
+        a, b, dout = case
         out, error = call(node.forward, a, b)
         problem = error or compare(out, a * b)
         if problem is None:
             grads, error = call(node.backward, dout)
             problem = error or _compare_parts(grads, (dout * b, dout * a), ["da", "db"])
-        if problem:
-            if not problem.startswith("TODO"):
-                problem = f"case {i} of {len(cases)} ({description}):\n   {problem}"
-            return _finish(name, problem, hint=hint)
-    return _finish(name, None, n_cases=len(cases))
+        return problem
+
+    return check_cases(name, node, [(d, (a, b, g)) for a, b, g, d in cases], judge, hint=hint,
+                       need_callable=False)
 
 
 # ----------------------------------------------------------------------------- exercise 3.6
