@@ -86,10 +86,15 @@ def expected(lab: str, profile: str, targets: dict) -> dict:
             if isinstance(mins, dict) and mins.get(profile) is not None}
 
 
+def metrics_of(recorded: dict) -> dict:
+    """The lab's own metrics: what it recorded, less the device and the exercise verdicts."""
+    return {k: v for k, v in recorded.items() if k != "device" and not k.startswith("check: ")}
+
+
 def judge(outcome: Outcome, recorded: dict, targets: dict) -> Outcome:
     """Fill in metrics and the verdict from what the lab recorded."""
     outcome.device = str(recorded.get("device", "cpu"))
-    outcome.metrics = {k: v for k, v in recorded.items() if k != "device" and not k.startswith("check: ")}
+    outcome.metrics = metrics_of(recorded)
     failed = [k[len("check: "):] for k, v in recorded.items() if k.startswith("check: ") and v != "pass"]
     if failed:
         outcome.verdict = "CHECK FAILED"
@@ -184,7 +189,7 @@ def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: 
     recorded = results.read(results_path)
     if outcome.verdict == "FAIL":        # keep what it recorded before it broke
         outcome.device = str(recorded.get("device", "-"))
-        outcome.metrics = {k: v for k, v in recorded.items() if k != "device" and not k.startswith("check: ")}
+        outcome.metrics = metrics_of(recorded)
     else:
         judge(outcome, recorded, targets)
     if inplace and outcome.verdict == "PASS" and engine == "papermill":
