@@ -26,6 +26,7 @@ test: setup
 
 ## Regenerate the student notebooks in notebooks/ from labs_solutions/ (FORCE=1 overwrites edited ones)
 student: setup
+	$(PY) -m utils.course
 	$(PY) -m utils.student $(if $(FORCE),--force)
 
 lint: setup

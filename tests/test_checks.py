@@ -86,3 +86,95 @@ def test_verdicts_are_recorded_for_the_runner(tmp_path, monkeypatch):
 def test_verdict_shows_nothing_in_a_notebook():
     v = checks.check_true("x", True, "")
     assert hasattr(v, "_ipython_display_") and v._ipython_display_() is None
+
+
+# --------------------------------------------------------------------------- the student's code misbehaves
+
+
+def test_endless_loop_is_stopped(capsys):
+    def spin(x):
+        i = 0
+        while i < 10:
+            x = x + 1          # the student forgot i += 1
+        return x
+
+    with checks.time_limit(0.3):
+        assert not checks.check_function("double", spin, CASES)
+    out = capsys.readouterr().out
+    assert "took more than 0.3 s" in out and "never ends" in out
+
+
+def test_except_exception_cannot_swallow_the_time_limit(capsys):
+    def stubborn(x):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:
+                pass
+
+    with checks.time_limit(0.2):
+        assert not checks.check_function("double", stubborn, CASES[:1])
+    assert "took more than" in capsys.readouterr().out
+
+
+def test_unfinished_other_exercise_is_named(capsys):
+    def sigmoid(z):
+        raise NotImplementedError("Exercise 1.1 (sigmoid): replace this line with your code")
+
+    def gd_step(x):
+        return sigmoid(x)
+
+    assert not checks.check_function("Exercise 1.5 gd_step", gd_step, CASES)
+    out = capsys.readouterr().out
+    assert "✏️ Exercise 1.5 gd_step: not done yet" in out
+    assert "it calls Exercise 1.1 (sigmoid), which is not done yet" in out
+
+
+def test_own_stub_is_just_not_done(capsys):
+    def stub(x):
+        raise NotImplementedError("Exercise 1.5 (gd_step): replace this line with your code")
+
+    assert not checks.check_function("Exercise 1.5 gd_step", stub, CASES)
+    out = capsys.readouterr().out
+    assert "not done yet: the exercise still raises NotImplementedError" in out and "it calls" not in out
+
+
+def test_numpy_exercise_wants_an_array(capsys):
+    assert not checks.check_function("double", lambda x: (2 * x).tolist(), CASES, numpy=True)
+    assert "expected a NumPy array, got a Python list" in capsys.readouterr().out
+    assert checks.check_function("double", lambda x: 2 * x, CASES, numpy=True)
+
+
+def test_numpy_exercise_refuses_a_tensor(capsys):
+    FakeTensor = type("Tensor", (), {"__module__": "torch", "detach": lambda s: s, "cpu": lambda s: s,
+                                     "numpy": lambda s: np.array([0.0, 2.0])})
+    assert not checks.check_function("double", lambda x: FakeTensor(), CASES[:1], numpy=True)
+    out = capsys.readouterr().out
+    assert "got a torch.Tensor" in out and "this exercise is NumPy" in out
+
+
+def test_numpy_scalar_answers_may_be_plain_numbers(capsys):
+    cases = [((np.array([1.0, 3.0]),), 2.0)]
+    assert checks.check_function("mean", lambda x: float(np.mean(x)), cases, numpy=True)
+    assert checks.check_function("mean", lambda x: np.mean(x), cases, numpy=True)
+    assert not checks.check_function("mean", lambda x: [np.mean(x)], cases, numpy=True)
+    assert "expected a number, got a Python list" in capsys.readouterr().out
+
+
+def test_changing_the_input_in_place_is_reported(capsys):
+    def shifted(x):
+        x -= 1                 # in place: the caller's array changes
+        return 2 * (x + 1)
+
+    assert not checks.check_function("double", shifted, CASES)
+    assert "changed its input `x` in place" in capsys.readouterr().out
+
+
+def test_perturb_and_restore_is_not_a_change(capsys):
+    def careful(x):
+        x[0] += 1e-5           # perturb one entry and put it back: off by about 1e-16
+        x[0] -= 1e-5
+        return 2 * x
+
+    assert checks.check_function("double", careful, [((np.array([0.1, 1.0]),), np.array([0.2, 2.0]))])

@@ -8,8 +8,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from utils import course
+
 LABS = sorted((ROOT / "labs_solutions").glob("[0-9][0-9]_*.ipynb"))
-REPO = "deep-learning-labs/deep-learning-labs"
 NAME = re.compile(r"^\d\d_[a-z0-9_]+?(_(keras|pytorch|numpy))?\.ipynb$")
 
 
@@ -20,7 +21,7 @@ def cells(path):
 
 def test_importing_utils_imports_no_framework():
     code = ("import sys, utils\n"
-            "from utils import data, device, profile, plots, train, checks, results, student, run\n"
+            "from utils import data, device, profile, plots, train, checks, results, student, run, course\n"
             "bad = [m for m in ('torch', 'tensorflow', 'keras', 'torchvision') if m in sys.modules]\n"
             "assert not bad, bad")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -51,12 +52,11 @@ def test_lab_structure(path):
     cs = cells(path)
     kind, title, _ = cs[0]
     assert kind == "markdown" and title.startswith(f"# Lab {path.name[:2]}")
-    badge = f"colab.research.google.com/github/{REPO}/blob/main/notebooks/{path.name}"
-    assert badge in title, "the Colab badge opens this lab's student notebook"
+    assert course.colab_url(path.name) in title, \
+        "the Colab badge opens this lab's student notebook at the release in utils/course.py (make student)"
     for word in ("Objectives", "Prerequisites", "Run time"):
         assert word in title, f"the first cell states the {word}"
-    setup = cells(ROOT / "labs_solutions" / "00_setup.ipynb")[1][1]
-    assert cs[1][1] == setup, "the second cell is the shared setup cell, as in 00_setup"
+    assert cs[1][1] == course.setup_cell(), "the second cell is the shared setup cell (make student writes it)"
     params = [c for _, _, c in cs if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     last = "\n".join(src for k, src, _ in cs[-3:] if k == "markdown")

@@ -14,11 +14,12 @@ Submodules (loaded on first use):
     results  record the metrics a lab reports
     student  generate the student notebooks from labs_solutions/
     run      the lab runner
+    course   where the course lives (repository, release), the notebooks' setup cell
 """
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run")
+_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course")
 __all__ = list(_SUBMODULES)
 
 
