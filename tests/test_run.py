@@ -282,4 +282,5 @@ def test_ctrl_c_writes_the_report_marks_the_lab_and_exits_nonzero(tmp_path, note
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| 0")}
     assert rows["01_good"].rstrip().endswith("| PASS |")
     assert rows["02_sleep"].rstrip().endswith("| INTERRUPTED |") and "interrupted (Ctrl-C)" in text
+    assert "in cell 3 (`import pathlib, time`)" in text
     assert "04_check" not in rows and "not run: 04_check_numpy" in text

@@ -432,7 +432,10 @@ def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: 
                 raise
     except KeyboardInterrupt:
         outcome.verdict = "INTERRUPTED"
-        where = f" in {clock.where()}" if engine != "script" and clock.cell is not None else ""
+        if engine == "script":
+            where = f" in {_cell_text(path, _last_cell_in_log(out_dir / f'{path.stem}.log'))}"
+        else:
+            where = f" in {clock.where()}" if clock.cell is not None else ""
         outcome.problems.append(f"interrupted (Ctrl-C) after {time.perf_counter() - start:.0f} s{where}")
     except LabTimeout as e:
         outcome.verdict = "TIMEOUT"
