@@ -20,7 +20,8 @@ Submodules (loaded on first use):
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course", "pretrained")
+_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course",
+               "pretrained")
 __all__ = list(_SUBMODULES)
 
 

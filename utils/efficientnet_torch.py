@@ -35,13 +35,12 @@ equally, which for a stride-2 convolution shifts the sampling grid by one pixel.
 """
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrained import LITE0_HEAD as HEAD        # 1280 channels
-from .pretrained import LITE0_STAGES as STAGES    # (repeats, kernel, stride, expansion, channels) per stage
-from .pretrained import LITE0_STEM as STEM        # 32 channels
+from .pretrained import LITE0_HEAD as HEAD  # 1280 channels
+from .pretrained import LITE0_STAGES as STAGES  # (repeats, kernel, stride, expansion, channels) per stage
+from .pretrained import LITE0_STEM as STEM  # 32 channels
 
 BN_EPS = 1e-3          # TensorFlow's batch-norm epsilon (PyTorch's default is 1e-5)
 BN_MOMENTUM = 0.01     # TensorFlow's 0.99 in PyTorch's convention (the weight of the new batch)
