@@ -70,6 +70,7 @@ def fake_wheel(tmp_path, monkeypatch):
         "from pathlib import Path\n\nclass Weights:\n    @staticmethod\n"
         "    def path():\n        return str(Path(__file__).parent / 'weights.pth')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dllabs_fake_wheel", raising=False)   # each test has its own folder
     return weights
 
 
