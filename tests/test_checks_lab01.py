@@ -3,7 +3,6 @@ really write get a verdict that names the slip, never a traceback."""
 import math
 
 import numpy as np
-import pytest
 import scipy.special
 import torch
 

@@ -103,7 +103,8 @@ def test_make_mlp_torch_activation_after_the_output(capsys):
 
 def test_make_mlp_torch_missing_or_wrong_activation(capsys):
     def linear_only(hidden, activation):
-        return nn.Sequential(*[m for m in make_mlp(hidden, activation) if not isinstance(m, tuple(ACTIVATIONS.values()))])
+        kinds = tuple(ACTIVATIONS.values())
+        return nn.Sequential(*[m for m in make_mlp(hidden, activation) if not isinstance(m, kinds)])
     fails(lab02.make_mlp, linear_only, capsys, "no activation")
     fails(lab02.make_mlp, lambda h, a: make_mlp(h, "relu"), capsys, "compute relu, expected tanh")
 
