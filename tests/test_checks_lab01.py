@@ -3,10 +3,17 @@ really write get a verdict that names the slip, never a traceback."""
 import math
 
 import numpy as np
+import pytest
 import scipy.special
 import torch
 
 from utils.checks import lab01
+
+
+@pytest.fixture(autouse=True)
+def cpu_only(monkeypatch):
+    """The loop checks put their model on the notebook's device; these answers keep their batches on the CPU."""
+    monkeypatch.setenv("DLLABS_DEVICE", "cpu")
 
 
 def verdict(check, answer, capsys):
@@ -464,3 +471,19 @@ def test_evaluate_that_trains_or_gives_percent(capsys):
         loss, acc = evaluate(model, loader)
         return loss, 100 * acc
     fails(lab01.evaluate, percent, capsys, "not a percentage")
+
+
+# --------------------------------------------------------------------------- the lab's pictures
+
+
+def test_glyphs_are_the_workshops():
+    """The 9x9 X and O of workshop 000 (1 = ink there, ±1 here)."""
+    from utils import data
+
+    x = ["000000000", "010000010", "001000100", "000101000", "000010000",
+         "000101000", "001000100", "010000010", "000000000"]
+    o = ["000000000", "000111000", "001000100", "010000010", "010000010",
+         "010000010", "001000100", "000111000", "000000000"]
+    for letter, rows in (("X", x), ("O", o)):
+        expected = np.array([[1.0 if c == "1" else -1.0 for c in row] for row in rows])
+        assert np.array_equal(data.glyph(letter), expected), letter

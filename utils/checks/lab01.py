@@ -368,7 +368,7 @@ def _loop_problem(n=60, batch_size=16, seed=0):
 
     from ..device import torch_device
 
-    where = torch_device()          # the notebook's device: `x.to(dev)` in the answer changes nothing
+    where = torch_device()          # the model on the notebook's device, the batches on the CPU, as in the lab
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 4, generator=g)
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).long() + (x[:, 2] > 1).long()
@@ -376,7 +376,7 @@ def _loop_problem(n=60, batch_size=16, seed=0):
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    loader = DataLoader(TensorDataset(x.to(where), y.to(where)), batch_size=batch_size, shuffle=False)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
     return model.to(where), loader
 
 
@@ -395,8 +395,10 @@ def _reference_epoch(model, loader, optimizer, zero_grad=True):
     import torch.nn.functional as F
 
     model.train()
+    where = next(model.parameters()).device
     total, loss_sum, correct, batch_means = 0, 0.0, 0, []
     for x, y in loader:
+        x, y = x.to(where), y.to(where)
         out = model(x)
         loss = F.cross_entropy(out, y)
         if zero_grad:
@@ -414,15 +416,24 @@ def _reference_eval(model, loader):
     import torch
     import torch.nn.functional as F
 
+    where = next(model.parameters()).device
     total, loss_sum, correct, batch_means = 0, 0.0, 0, []
     with torch.no_grad():
         for x, y in loader:
+            x, y = x.to(where), y.to(where)
             out = model(x)
             loss_sum += F.cross_entropy(out, y).item() * len(y)
             batch_means.append(F.cross_entropy(out, y).item())
             correct += (out.argmax(1) == y).sum().item()
             total += len(y)
     return loss_sum / total, correct / total, float(np.mean(batch_means)), len(batch_means)
+
+
+def _device_hint(error):
+    """The error, plus what to do when the batches were not moved to the model's device."""
+    if error and "same device" in error:
+        return error + "\n   Move each batch to the model's device first: x, y = x.to(dev), y.to(dev)"
+    return error
 
 
 def _pair(got, what):
@@ -497,7 +508,7 @@ def train_epoch(fn):
         finally:
             handle.remove()
         if error:
-            return error
+            return _device_hint(error)
         values, problem = _pair(got, "train_epoch")
         if got is None:
             return problem
@@ -557,7 +568,7 @@ def evaluate(fn):
         finally:
             handle.remove()
         if error:
-            return error
+            return _device_hint(error)
         values, problem = _pair(got, "evaluate")
         if got is None:
             return problem
