@@ -71,7 +71,8 @@ def test_sizes_and_counts_right_answers_pass(capsys):
     assert verdict(capsys, lab04.conv_output_size, lambda n, k, padding=0, stride=1:
                    math.floor((n + 2 * padding - k) / stride) + 1)[0]
     assert verdict(capsys, lab04.conv_params, lambda kh, kw, c_in, c_out: (kh * kw * c_in + 1) * c_out)[0]
-    assert verdict(capsys, lab04.conv_params, lambda kh, kw, c_in, c_out: int(np.prod([kh, kw, c_in, c_out])) + c_out)[0]
+    assert verdict(capsys, lab04.conv_params,
+                   lambda kh, kw, c_in, c_out: int(np.prod([kh, kw, c_in, c_out])) + c_out)[0]
 
 
 def test_output_size_with_true_division(capsys):

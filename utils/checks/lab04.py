@@ -313,7 +313,7 @@ def _variants(x, convs, dense, kind):
     w, b = dense[0]
     h0 = x[..., None].astype(np.float64)
     first = {}
-    for pad1, pad2 in ((1, 0), (0, 1)):
+    for pad1 in (1, 0):
         for act1, pool1 in product(_ACTIVATIONS, ("max", "avg")):
             first[pad1, act1, pool1] = _pool(_ACTIVATIONS[act1](_conv(h0, k1, b1, pad1)), pool1)
     for (pad1, pad2), act1, pool1, act2, pool2 in product(((1, 0), (0, 1)), _ACTIVATIONS, ("max", "avg"),
