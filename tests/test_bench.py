@@ -3,9 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, make_notebook
 
 from bench import cnn_time_to_accuracy, lab_code
-from conftest import ROOT, make_notebook
 
 
 def defined_names(lab):
