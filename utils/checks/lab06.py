@@ -194,7 +194,7 @@ class _Probe:
             layers = [(*[to_numpy(v).astype(np.float64) for v in layer.get_weights()[:2]], None, None)
                       for layer in self.dense]
             return out, layers
-        values = [to_numpy(v).astype(np.float64) for v in self.inner(x[..., None], training=training)]
+        values = [to_numpy(v).astype(np.float64) for v in self.inner([x[..., None]], training=training)]  # a list, as model.inputs
         out, rest = values[0], values[1:]
         layers = []
         for k, layer in enumerate(self.dense):
