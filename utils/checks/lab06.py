@@ -194,7 +194,8 @@ class _Probe:
             layers = [(*[to_numpy(v).astype(np.float64) for v in layer.get_weights()[:2]], None, None)
                       for layer in self.dense]
             return out, layers
-        values = [to_numpy(v).astype(np.float64) for v in self.inner([x[..., None]], training=training)]  # a list, as model.inputs
+        # the input as a list, as model.inputs is one (a bare tensor makes Keras warn)
+        values = [to_numpy(v).astype(np.float64) for v in self.inner([x[..., None]], training=training)]
         out, rest = values[0], values[1:]
         layers = []
         for k, layer in enumerate(self.dense):
