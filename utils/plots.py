@@ -235,3 +235,27 @@ def bars(values: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
         ax.set_title(title)
     ax.tick_params(axis="x", labelsize=8)
     _finish(fig, save)
+
+
+def augmentations(columns: dict, n=6, size=1.25, title=None, save=None):
+    """Image variants side by side: ``columns`` maps a column title (an augmentation) to a batch of
+    images; row i shows image i of every batch. The batches may mix uint8 (0..255) and float
+    (0..1) images, grey or colour, channels first or last; floats are clipped to [0, 1], which is
+    what a shifted colour looks like on screen."""
+    names = list(columns)
+    n = min([n] + [len(v) for v in columns.values()])
+    fig, axes = _subplots(n, len(names), figsize=(len(names) * size, n * size + 0.5), squeeze=False)
+    for j, name in enumerate(names):
+        for i in range(n):
+            ax = axes[i, j]
+            ax.axis("off")
+            img = np.asarray(columns[name][i])
+            if img.dtype != np.uint8:
+                img = np.clip(img, 0, 1)
+            shown = _as_image(img)
+            top = 255 if img.dtype == np.uint8 else 1
+            ax.imshow(shown, cmap="gray", vmin=0 if shown.ndim == 2 else None, vmax=top if shown.ndim == 2 else None)
+        axes[0, j].set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
