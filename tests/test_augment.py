@@ -14,6 +14,14 @@ from utils import augment
 torch = pytest.importorskip("torch")
 
 
+def test_importing_augment_imports_no_framework():
+    code = ("import sys\nfrom utils import augment\n"
+            "bad = [m for m in ('torch', 'tensorflow', 'keras', 'torchvision') if m in sys.modules]\n"
+            "assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def reference(x, padding, dy, dx, flip):
     """One image (C, H, W) cut at (dy, dx) of the zero-padded image, mirrored when ``flip``."""
     _, h, w = x.shape
