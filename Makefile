@@ -9,10 +9,13 @@ PROFILE ?=
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+## CPU=1: PyTorch's CPU-only wheels (a laptop without an NVIDIA GPU: about 1 GB instead of 7 GB)
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(if $(CPU),$(PY) -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu \
+		$(shell grep -E '^torch(vision)?==' requirements.txt))
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -20,9 +23,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 labs: setup
 	$(PY) -m utils.run $(LABS) $(if $(PROFILE),--profile $(PROFILE))
 
-## Unit tests, every solution notebook under the smoke profile with nbval, the student-notebook sync check
+## Unit tests (with the browser and nbgrader tests), every solution notebook under the smoke profile with
+## nbval, then every Keras notebook again on Keras's PyTorch backend (a machine without TensorFlow)
 test: setup
 	DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider
+	DLLABS_PROFILE=smoke KERAS_BACKEND=torch $(PY) -m pytest labs_solutions/*_keras.ipynb --nbval-lax \
+		--nbval-current-env -p no:cacheprovider
 
 ## Regenerate the student notebooks in notebooks/ from labs_solutions/ (FORCE=1 overwrites edited ones)
 student: setup

@@ -67,7 +67,9 @@ from utils import checks, course, data, device, plots, profile, results  # noqa:
 course.prepare()  # Colab only: installs the few packages Colab lacks, tells you whether a GPU is attached
 print(profile.describe())'''
 
+EXERCISE_HEADING = re.compile(r"^#{1,6}\s*Exercise\s+(\d+)\.(\d+)", re.M)
 BADGE_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
+BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/[^?\s)]+\?urlpath=lab/tree/notebooks")
 
 
 def setup_cell() -> str:
@@ -78,6 +80,11 @@ def setup_cell() -> str:
 def colab_url(notebook: str) -> str:
     """The Colab address of a student notebook, e.g. ``colab_url("01_logistic_regression_keras.ipynb")``."""
     return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{RELEASE}/notebooks/{notebook}"
+
+
+def binder_url() -> str:
+    """The Binder address that opens the student notebooks of the release in JupyterLab."""
+    return f"https://mybinder.org/v2/gh/{REPOSITORY}/{RELEASE}?urlpath=lab/tree/notebooks"
 
 
 def in_colab() -> bool:
@@ -156,8 +163,39 @@ def prepare(log=print) -> None:
 # --------------------------------------------------------------------------- stamping
 
 
+def nbgrader_metadata(nb) -> None:
+    """Give the exercise cells nbgrader's cell metadata, so nbgrader can take the solution notebooks
+    as they are: a cell holding a ``### BEGIN SOLUTION`` region is a solution cell; the check cell
+    after it (``checks.labNN...``) is a read-only, autograded test cell worth one point (under
+    nbgrader a failing check raises, see utils.checks). Every other cell carries no nbgrader metadata."""
+    exercise, seen = None, {}
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+        source = cell.source
+        m = EXERCISE_HEADING.search(source) if cell.cell_type == "markdown" else None
+        if m and "### BEGIN SOLUTION" not in source:
+            exercise = f"{m.group(1)}-{m.group(2)}"
+        kind = None
+        if "### BEGIN SOLUTION" in source:
+            kind = "solution"
+        elif cell.cell_type == "code" and "checks.lab" in source and exercise:
+            kind = "check"
+        if kind is None:
+            continue
+        base = f"ex{exercise or '0'}-{kind}"
+        seen[base] = seen.get(base, 0) + 1
+        grade_id = base if seen[base] == 1 else f"{base}{seen[base]}"
+        meta = {"grade_id": grade_id, "schema_version": 3, "task": False}
+        if kind == "solution":
+            meta.update(solution=True, grade=False, locked=False)
+        else:
+            meta.update(solution=False, grade=True, locked=True, points=1)
+        cell.metadata["nbgrader"] = meta
+
+
 def _stamp_notebook(path: Path) -> bool:
-    """Rewrite one solution notebook's setup cell and Colab badge; True when it changed."""
+    """Rewrite one solution notebook's setup cell, Colab badge and nbgrader metadata; True when it
+    changed."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -171,6 +209,9 @@ def _stamp_notebook(path: Path) -> bool:
         if "sys.path.insert(0, str(ROOT))" not in setup.source:
             raise SystemExit(f"{path.name}: its second cell is not the setup cell; fix it by hand")
         setup.source, changed = setup_cell(), True
+    before = [dict(c.metadata.get("nbgrader", {})) for c in nb.cells]
+    nbgrader_metadata(nb)
+    changed = changed or before != [dict(c.metadata.get("nbgrader", {})) for c in nb.cells]
     if changed:
         nbformat.write(nb, path)
     return changed
@@ -186,7 +227,7 @@ def stamp(solutions: Path = SOLUTIONS, readme: Path = README, log=print) -> int:
             changed += 1
     if readme.is_file():
         text = readme.read_text(encoding="utf-8")
-        new = BADGE_URL.sub(colab_url(""), text)
+        new = BINDER_URL.sub(binder_url(), BADGE_URL.sub(colab_url(""), text))
         if new != text:
             readme.write_text(new, encoding="utf-8")
             log(f"  stamped     {readme.name}")

@@ -12,8 +12,8 @@ import numpy as np
 
 
 def torch_device(prefer: str | None = None):
-    """The best torch device here: CUDA, then Apple's MPS, then the CPU.
-    ``prefer="cpu"`` (or ``$DLLABS_DEVICE``) forces one."""
+    """The best torch device here: CUDA, then Apple's MPS (only where it runs what the labs use),
+    then the CPU. ``prefer="cpu"`` (or ``$DLLABS_DEVICE``) forces one."""
     import torch
 
     choice = prefer or os.environ.get("DLLABS_DEVICE")
@@ -22,11 +22,37 @@ def torch_device(prefer: str | None = None):
     elif torch.cuda.is_available():
         device = torch.device("cuda")
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        device = torch.device("mps")
+        problem = mps_problem()
+        if problem:
+            print(f"Apple's GPU (MPS) is there, but this PyTorch cannot run what the labs need on it "
+                  f"({problem}): using the CPU.")
+        device = torch.device("cpu" if problem else "mps")
     else:
         device = torch.device("cpu")
     _record_device(device.type)
     return device
+
+
+def mps_problem(device: str = "mps") -> str | None:
+    """None when ``device`` runs the operations the labs use (convolution, pooling, batch norm,
+    dropout, a matrix product, cross-entropy and their gradients, channels-last), else what failed."""
+    import torch
+    import torch.nn.functional as F
+
+    try:
+        x = torch.randn(4, 3, 16, 16, device=device).to(memory_format=torch.channels_last)
+        w = torch.randn(8, 3, 3, 3, device=device, requires_grad=True)
+        h = F.conv2d(x, w, padding=1)
+        h = F.batch_norm(h, None, None, training=True)
+        h = F.dropout(F.max_pool2d(F.relu(h), 2), 0.5, training=True)
+        h = F.adaptive_avg_pool2d(h, 1).flatten(1) @ torch.randn(8, 10, device=device)
+        loss = F.cross_entropy(h, torch.tensor([0, 1, 2, 3], device=device))
+        loss.backward()
+        if not torch.isfinite(w.grad).all():
+            return "the gradients are not finite"
+    except Exception as e:  # noqa: BLE001 - any failure means: use the CPU
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return None
 
 
 def describe_torch() -> str:

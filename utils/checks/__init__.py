@@ -20,6 +20,8 @@ What every check gets from this module:
   and putting it back passes);
 - ``numpy=True`` in :func:`compare` / :func:`check_function` for NumPy exercises: a
   list or a torch/TensorFlow tensor gets "return a NumPy array";
+- under nbgrader (``$NBGRADER_EXECUTION`` set by its autograder), a check that does not
+  pass raises after printing its verdict, so the autograded cell scores zero;
 - in a notebook, cells after an unfinished exercise that fail because of it (its stub
   raised, or a name that an earlier stopped cell never defined) show one line that
   names the exercise instead of a traceback (:func:`install_notebook_hints`).
@@ -29,6 +31,7 @@ import contextlib
 import copy
 import importlib
 import inspect
+import os
 import re
 import signal
 import threading
@@ -164,6 +167,8 @@ def _finish(name, problem, n_cases=None, hint=None):
         passed, state = False, "fail"
     print(message)
     results.record(f"check: {name}", state, quiet=True)
+    if not passed and os.environ.get("NBGRADER_EXECUTION"):
+        raise AssertionError(message)        # nbgrader's autograder counts a raised error as a fail
     return Verdict(name, passed, message)
 
 
