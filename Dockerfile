@@ -1,6 +1,8 @@
 # JupyterLab with everything the course needs, as a non-root user.
 #   docker build -t dllabs .
-#   docker run --rm -p 8888:8888 dllabs        # then open the URL with the token it prints
+#   docker run --rm -p 127.0.0.1:8888:8888 dllabs   # then open the URL with the token it prints
+# (127.0.0.1: Jupyter is reachable from this computer only, not from the whole network; inside
+# the container it listens on all interfaces, which publishing needs.)
 # Data sets are downloaded on first use into /home/student/course/data; mount a volume there
 # (-v dllabs-data:/home/student/course/data) to keep them between runs.
 # Note: no Docker engine runs on the machines this course is developed on, so this image is not

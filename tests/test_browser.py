@@ -160,7 +160,9 @@ def test_student_notebook_runs_in_jupyterlab(jupyterlab):
         driver.quit()
 
     saved = json.loads((WORK / NOTEBOOK).read_text())["cells"]
-    code = [c for c in saved if c["cell_type"] == "code"]
+    assert not "".join("".join(c["source"]) for c in saved[len(source):]), \
+        "only the empty cell that Shift+Enter adds after the last one is new"
+    code = [c for c in saved[:len(source)] if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "every code cell ran"
     checks = [c for c in code if "checks.lab" in "".join(c["source"])]
     assert checks

@@ -12,6 +12,7 @@ def test_readme_badges_follow_the_setting():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     urls = course.BADGE_URL.findall(text)
     assert urls and set(urls) == {course.colab_url("")}
+    assert set(course.BINDER_URL.findall(text)) == {course.binder_url()}
 
 
 def test_stamp_rewrites_setup_cell_and_badge(tmp_path, notebook_factory):

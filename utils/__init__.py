@@ -15,11 +15,13 @@ Submodules (loaded on first use):
     student  generate the student notebooks from labs_solutions/
     run      the lab runner
     course   where the course lives (repository, release), the notebooks' setup cell
+    pretrained  pretrained weights (EfficientNet-Lite0, ImageNet) for PyTorch and Keras, photos, class names
 """
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course")
+_SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course",
+               "pretrained")
 __all__ = list(_SUBMODULES)
 
 

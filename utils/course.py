@@ -69,6 +69,7 @@ print(profile.describe())'''
 
 EXERCISE_HEADING = re.compile(r"^#{1,6}\s*Exercise\s+(\d+)\.(\d+)", re.M)
 BADGE_URL = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
+BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/[^?\s)]+\?urlpath=lab/tree/notebooks")
 
 
 def setup_cell() -> str:
@@ -79,6 +80,11 @@ def setup_cell() -> str:
 def colab_url(notebook: str) -> str:
     """The Colab address of a student notebook, e.g. ``colab_url("01_logistic_regression_keras.ipynb")``."""
     return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{RELEASE}/notebooks/{notebook}"
+
+
+def binder_url() -> str:
+    """The Binder address that opens the student notebooks of the release in JupyterLab."""
+    return f"https://mybinder.org/v2/gh/{REPOSITORY}/{RELEASE}?urlpath=lab/tree/notebooks"
 
 
 def in_colab() -> bool:
@@ -221,7 +227,7 @@ def stamp(solutions: Path = SOLUTIONS, readme: Path = README, log=print) -> int:
             changed += 1
     if readme.is_file():
         text = readme.read_text(encoding="utf-8")
-        new = BADGE_URL.sub(colab_url(""), text)
+        new = BINDER_URL.sub(binder_url(), BADGE_URL.sub(colab_url(""), text))
         if new != text:
             readme.write_text(new, encoding="utf-8")
             log(f"  stamped     {readme.name}")

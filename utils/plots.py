@@ -237,6 +237,48 @@ def bars(values: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
     _finish(fig, save)
 
 
+def predictions(images, captions, cols=5, size=2.6, title=None, save=None):
+    """Images side by side, each with a few lines of text under it (e.g. a network's top-5
+    classes and probabilities). ``captions`` holds one string per image."""
+    n = len(images)
+    rows, cols = _grid(n, cols)
+    lines = max(str(c).count("\n") + 1 for c in captions)
+    fig, axes = _subplots(rows, cols, figsize=(cols * size, rows * (size + 0.17 * lines)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_as_image(images[i]))
+            ax.text(0.0, -0.03, captions[i], transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+                    family="monospace")
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
+
+
+def embedding(points, labels, class_names=None, title=None, ax_titles=None, save=None):
+    """2-D points (e.g. a PCA or t-SNE projection) coloured by class; a list of arrays draws
+    panels side by side."""
+    sets = points if isinstance(points, (list, tuple)) else [points]
+    ax_titles = ax_titles or [None] * len(sets)
+    labels = np.asarray(labels)
+    fig, axes = _subplots(1, len(sets), figsize=(4.6 * len(sets) + 1.6, 4.4), squeeze=False)
+    k = int(labels.max()) + 1
+    for ax, pts, sub in zip(axes[0], sets, ax_titles):
+        pts = np.asarray(pts)
+        for c in range(k):
+            sel = labels == c
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=6, color=plt.cm.tab10(c % 10),
+                       label=class_names[c] if class_names else str(c))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if sub:
+            ax.set_title(sub, fontsize=10)
+    axes[0, -1].legend(fontsize=8, markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
+
+
 def curve_panels(panels: dict, xlabel="epoch", ylabel="", title=None, sharey=True, styles=None, size=(4.6, 3.4),
                  save=None):
     """Panels of named curves side by side, e.g. plain networks on the left and residual ones on the

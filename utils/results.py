@@ -72,15 +72,43 @@ def summary(title: str = "Recorded for the lab runner"):
     print("\n".join(lines))
 
 
+def parse(path) -> tuple[dict, list]:
+    """The metrics in a results file (later values win) and one note for each line that is not
+    a record ``{"name": "...", "value": ...}`` (such a line is skipped). A missing file holds nothing."""
+    out, problems = {}, []
+    try:
+        with open(path, "rb") as f:
+            raw_lines = f.read().splitlines()
+    except FileNotFoundError:
+        return out, problems
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            problems.append(f"line {number} is not UTF-8 text")
+            continue
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"line {number} is not JSON ({e.msg}): {line[:80]!r}")
+            continue
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and "value" in item):
+            problems.append(f'line {number} is not a record {{"name": ..., "value": ...}}: {line[:80]!r}')
+            continue
+        out[item["name"]] = item["value"]
+    return out, problems
+
+
+class ResultsError(ValueError):
+    """A results file holds lines that are not records."""
+
+
 def read(path) -> dict:
-    """The metrics in a results file (later values win)."""
-    out = {}
-    if not os.path.exists(path):
-        return out
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                item = json.loads(line)
-                out[item["name"]] = item["value"]
+    """The metrics in a results file (later values win); :class:`ResultsError` names every
+    malformed line."""
+    out, problems = parse(path)
+    if problems:
+        raise ResultsError(f"{path}: " + "; ".join(problems))
     return out
