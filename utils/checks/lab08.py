@@ -372,6 +372,15 @@ def _new_block(kind, fn, c_in, c_out, stride, size):
     return _build_keras(fn, c_in, size, c_out, stride)
 
 
+def _shape_hint(text):
+    """The hint for an error that says F(x) and x could not be added (their shapes differ), else None."""
+    if "size of tensor" in text or "must match" in text or "shape" in text.lower():
+        return ("F(x) and x have different shapes here: when the channels or the stride change, the "
+                "shortcut must be the projection of Exercise 8.2 (1x1 convolution with the stride, "
+                "then batch norm).")
+    return None
+
+
 def residual_block(fn, framework=None):
     """PyTorch: ``fn`` is a class, ``fn(c_in, c_out, stride)`` an nn.Module; Keras: ``fn(x, filters,
     stride)`` returns the block's output tensor (functional API)."""
@@ -389,7 +398,8 @@ def residual_block(fn, framework=None):
         where = f"c_in={ci}, c_out={co}, stride={s}"
         model, error = _new_block(kind, fn, ci, co, s, size)
         if error:
-            return _finish(name, error if error.startswith("TODO") else f"{where}: {error}", hint=BLOCK_HINT)
+            return _finish(name, error if error.startswith("TODO") else f"{where}: {error}",
+                           hint=_shape_hint(error) or BLOCK_HINT)
         found = _Layers(kind, model)
         found.randomize_bns(rng)
         x, x_np = _input(kind, 2, ci, size, rng)
@@ -399,12 +409,7 @@ def residual_block(fn, framework=None):
             return _finish(name, f"TODO<{e}> " + str(e))
         except Exception as e:  # noqa: BLE001
             text = _one_line(e)
-            hint = BLOCK_HINT
-            if "size of tensor" in text or "must match" in text or "Incompatible shapes" in text \
-                    or "shape" in text.lower():
-                hint = ("F(x) and x have different shapes here: when the channels or the stride change, the "
-                        "shortcut must be the projection of Exercise 8.2 (1x1 convolution with the stride, "
-                        "then batch norm).")
+            hint = _shape_hint(text) or BLOCK_HINT
             return _finish(name, f"{where}: running the block on a batch of shape {tuple(x_np.shape)} raised "
                                  f"{type(e).__name__}: {text}", hint=hint)
         want_shape = _expected_shape(kind, 2, co, size // s)
