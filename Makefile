@@ -26,7 +26,8 @@ labs: setup
 ## Unit tests (with the browser and nbgrader tests), every solution notebook under the smoke profile with
 ## nbval, then every Keras notebook again on Keras's PyTorch backend (a machine without TensorFlow)
 test: setup
-	DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider
+	DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider \
+		--durations=25
 	DLLABS_PROFILE=smoke KERAS_BACKEND=torch $(PY) -m pytest labs_solutions/*_keras.ipynb --nbval-lax \
 		--nbval-current-env -p no:cacheprovider
 

@@ -70,6 +70,8 @@ def test_lab_is_committed_with_a_clean_run(path):
         "committed solutions carry the outputs of a run: python -m utils.run NN --profile fast --inplace"
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert all("id" in c for c in nb["cells"]), "every cell has an id (nbformat 4.5): nbformat.validator.normalize"
 
 
 def cs_code(path):

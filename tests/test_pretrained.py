@@ -121,7 +121,7 @@ def test_download_entry_is_checked_before_it_takes_its_name(tmp_path, monkeypatc
     source.write_bytes(b"not really weights")
     sha = hashlib.sha256(source.read_bytes()).hexdigest()
     url = source.as_uri()
-    with pytest.raises(pretrained.ChecksumError, match="Delete it and run again"):
+    with pytest.raises(pretrained.ChecksumError, match="deleted, not loaded. Run again"):
         pretrained.weights_file("w", {"w": {"url": url, "sha256": "f" * 64}})
     assert not (tmp_path / "weights" / "published.pth").exists()
     assert not list((tmp_path / "weights").glob("*.part"))

@@ -40,7 +40,7 @@ def make_labs(tmp_path, notebook_factory):
     return labs
 
 
-def test_runner_verdicts_and_report(tmp_path, notebook_factory, capsys):
+def test_runner_verdicts_and_report(tmp_path, notebook_factory, capfd):
     labs = make_labs(tmp_path, notebook_factory)
     report = tmp_path / "out" / "report.md"
     code = run.main(["--labs-dir", str(labs), "--profile", "fast", "--report", str(report), "--quiet"])
@@ -54,6 +54,9 @@ def test_runner_verdicts_and_report(tmp_path, notebook_factory, capsys):
     assert rows["04_check"].rstrip().endswith("| CHECK FAILED |") and "ex 4.1" in text
     assert "1 of 4 labs passed" in text
     assert (tmp_path / "out" / "executed" / "01_good_numpy.ipynb").exists()
+    # the kernels talk over IPC sockets: no "Kernel is running over TCP without encryption" lines
+    out, err = capfd.readouterr()
+    assert "without encryption" not in out + err
 
 
 def test_runner_parameters_profile_and_selection(tmp_path, notebook_factory):

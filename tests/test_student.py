@@ -114,3 +114,102 @@ def test_repository_notebooks_are_in_sync():
     assert sorted(p.name for p in student.STUDENT.glob("*.ipynb")) == \
         sorted(p.name for p in student.SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
     assert student.generate(check=True, log=print) == 0, "run `make student` and commit notebooks/"
+
+
+# --------------------------------------------------------------------------- bad input: clear messages
+
+
+def run_main(args, capsys):
+    code = student.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{not json", "is not valid JSON"),
+    ('["01_demo_numpy.ipynb"]', "should map notebook names to hashes"),
+    ('{"01_demo_numpy.ipynb": "abc"}', "was edited by hand"),
+    ('{"01_demo_numpy.ipynb": 3}', "was edited by hand"),
+])
+def test_broken_or_hand_edited_manifest_is_a_clear_error(labs, capsys, text, words):
+    sol, out = labs
+    student.generate(sol, out, log=lambda *a: None)
+    target = out / "01_demo_numpy.ipynb"
+    before = target.read_text()
+    (out / student.MANIFEST).write_text(text)
+    with pytest.raises(student.StudentError, match=words):
+        student.generate(sol, out, force=True, log=lambda *a: None)
+    code, printed = run_main(["--solutions", str(sol), "--out", str(out)], capsys)
+    assert code == 2 and words in printed and "Traceback" not in printed
+    assert "git checkout" in printed and "delete it" in printed
+    assert target.read_text() == before and (out / student.MANIFEST).read_text() == text   # nothing lost
+
+
+def test_check_advice_works_for_a_clean_notebook(labs):
+    sol, out = labs
+    student.generate(sol, out, log=lambda *a: None)
+    nb = nbformat.read(sol / "01_demo_numpy.ipynb", as_version=4)
+    nb.cells[0].source = "# Lab 01, revised"
+    nbformat.write(nb, sol / "01_demo_numpy.ipynb")
+    messages = []
+    assert student.generate(sol, out, check=True, log=messages.append) == 1
+    advice = next(m for m in messages if "OUT OF DATE" in m)
+    assert "make student" in advice and "FORCE" not in advice
+    assert student.generate(sol, out, log=lambda *a: None) == 0         # the advised command works
+
+
+def test_check_advises_force_for_an_edited_notebook(labs):
+    """--check must not advise a command that then refuses: an edited, out-of-date notebook needs
+    --force, and the advice says that it overwrites the edits."""
+    sol, out = labs
+    student.generate(sol, out, log=lambda *a: None)
+    target = out / "01_demo_numpy.ipynb"
+    target.write_text(target.read_text().replace("# YOUR CODE HERE", "# my own work"))
+    nb = nbformat.read(sol / "01_demo_numpy.ipynb", as_version=4)
+    nb.cells[0].source = "# Lab 01, revised"
+    nbformat.write(nb, sol / "01_demo_numpy.ipynb")
+    messages = []
+    assert student.generate(sol, out, check=True, log=messages.append) == 1
+    advice = next(m for m in messages if "OUT OF DATE" in m)
+    assert "make student FORCE=1" in advice and "--force" in advice and "OVERWRITES" in advice
+    assert student.generate(sol, out, log=lambda *a: None) == 1          # the plain command refuses ...
+    assert "my own work" in target.read_text()
+    assert student.generate(sol, out, force=True, log=lambda *a: None) == 0   # ... the advised one works
+    assert "revised" in target.read_text()
+
+
+def test_misspelt_lab_name_is_an_error(labs, capsys):
+    sol, out = labs
+    with pytest.raises(student.StudentError, match="no lab matches '07'"):
+        student.generate(sol, out, patterns=["07"], log=lambda *a: None)
+    code, printed = run_main(["01_dmeo", "--solutions", str(sol), "--out", str(out)], capsys)
+    assert code == 2 and "no lab matches '01_dmeo'" in printed and "01_demo_numpy" in printed
+    assert not (out / "01_demo_numpy.ipynb").exists()
+
+
+@pytest.mark.parametrize("source, words", [
+    ("x = 1\n### BEGIN SOLUTION\ny = 2", "cell 2 (code): ### BEGIN SOLUTION without ### END"),
+    ("x = 1\n### END SOLUTION", "cell 2 (code) line 2: ### END SOLUTION without ### BEGIN"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "cell 2 (code) line 2: ### BEGIN SOLUTION "
+                                                                 "inside another"),
+])
+def test_unbalanced_markers_name_the_notebook_and_cell(tmp_path, notebook_factory, capsys, source, words):
+    sol = tmp_path / "labs_solutions"
+    notebook_factory(sol / "01_good_numpy.ipynb", [("code", "### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
+    notebook_factory(sol / "02_bad_numpy.ipynb", [("md", "# Lab 02"), ("md", "### Exercise 2.1: x"),
+                                                   ("code", source)])
+    out = tmp_path / "notebooks"
+    with pytest.raises(student.StudentError) as info:
+        student.generate(sol, out, log=lambda *a: None)
+    assert "02_bad_numpy.ipynb" in str(info.value) and words in str(info.value)
+    code, printed = run_main(["--solutions", str(sol), "--out", str(out)], capsys)
+    assert code == 2 and "02_bad_numpy.ipynb" in printed and "Traceback" not in printed
+    assert not (out / "01_good_numpy.ipynb").exists()               # nothing written
+
+
+def test_unreadable_solution_notebook_is_named(tmp_path, capsys):
+    sol = tmp_path / "labs_solutions"
+    sol.mkdir()
+    (sol / "01_broken_numpy.ipynb").write_text("{ not a notebook")
+    code, printed = run_main(["--solutions", str(sol), "--out", str(tmp_path / "notebooks")], capsys)
+    assert code == 2 and "01_broken_numpy.ipynb: not a readable notebook" in printed

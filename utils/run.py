@@ -28,6 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -390,6 +391,21 @@ def _run_as_script(path: Path, out_dir: Path, parameters: dict, limit: float | N
         raise RuntimeError(f"exit code {done.returncode} in {where}: {(lines or ['(no output)'])[-1]} (log: {log})")
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernel talks over local IPC sockets in a private temporary folder
+    instead of TCP on localhost: nothing listens on the network, and the kernel does not print
+    its "running over TCP without encryption" warning into the runner's output."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="dllabs-kernel-")) / "kernel")
+
+    return IPCKernelManager
+
+
 def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: Path,
             inplace: bool = False, limit: float | None = None, progress: bool = True,
             engine: str = "papermill") -> Outcome:
@@ -419,6 +435,7 @@ def run_lab(path: Path, profile: str, parameters: dict, targets: dict, out_dir: 
                 # once (it does not wait for a cell that ignores the interrupt).
                 papermill.execute_notebook(str(path), str(out_path), parameters=parameters or None,
                                            cwd=str(path.parent), kernel_name="python3",
+                                           kernel_manager_class=_ipc_kernel_manager(),
                                            progress_bar=progress, timeout_func=clock.timeout_for,
                                            interrupt_on_timeout=True,
                                            error_on_timeout={"ename": "TimeLimit", "traceback": [],

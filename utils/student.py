@@ -39,6 +39,12 @@ class SolutionMarkerError(ValueError):
     """A solution region is malformed (no END, END without BEGIN, nested BEGIN)."""
 
 
+class StudentError(Exception):
+    """Bad input (a broken manifest, a malformed solution notebook, an unknown lab): the message
+    says what and where; nothing has been written."""
+
+
+
 def _source(cell) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
@@ -93,7 +99,7 @@ def make_student(nb):
             heading = src
         if BEGIN in src or END in src:
             src = strip_solution(src, _exercise_name(heading), markdown=cell.cell_type == "markdown",
-                                 where=f"cell {i}")
+                                 where=f"cell {i} ({cell.cell_type})")
         elif cell.cell_type == "code":
             src = "\n".join(line for line in src.split("\n") if not NBVAL_MARK.match(line))
         cell.source = src
@@ -116,39 +122,92 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
 def load_manifest(folder: Path) -> dict:
+    """The manifest ``{notebook name: sha256 of the generated text}``; a missing one is empty, a
+    broken or hand-edited one is a :class:`StudentError` (never silently replaced: it is what
+    tells a generated notebook from a student's work)."""
     path = folder / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    fix = (f"Restore it (`git checkout {folder.name}/{MANIFEST}`) or delete it: without it, every "
+           "notebook that differs from what would be generated counts as edited and is kept "
+           "(--force overwrites them).")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise StudentError(f"{path} is not valid JSON ({e}). It records the hash of each generated "
+                           f"notebook. {fix}") from None
+    if not isinstance(manifest, dict):
+        raise StudentError(f"{path} should map notebook names to hashes, but holds a "
+                           f"{type(manifest).__name__}. {fix}")
+    bad = [k for k, v in manifest.items() if not (isinstance(v, str) and HEX64.match(v))
+           or not k.endswith(".ipynb")]
+    if bad:
+        raise StudentError(f"{path} was edited by hand: the entry for {bad[0]!r} is not a notebook "
+                           f"name with a sha256 hash. {fix}")
+    return manifest
+
+
+def select(sources: list, patterns=()) -> list:
+    """The solution notebooks whose name contains one of ``patterns`` (all when empty); a pattern
+    that matches none is an error (a misspelt lab name must not pass silently)."""
+    if not patterns:
+        return sources
+    missing = [p for p in patterns if not any(p.removesuffix(".ipynb") in s.stem for s in sources)]
+    if missing:
+        raise StudentError(f"no lab matches {', '.join(repr(m) for m in missing)}; labs: "
+                           f"{', '.join(s.stem for s in sources)}")
+    return [s for s in sources if any(p.removesuffix(".ipynb") in s.stem for p in patterns)]
+
+
+def _student_text(src: Path) -> str:
+    """The student notebook's text for the solution notebook ``src``, or a StudentError naming it."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(src, as_version=4)
+    except Exception as e:  # noqa: BLE001 - any unreadable notebook is reported by name
+        raise StudentError(f"{src}: not a readable notebook ({type(e).__name__}: {e})") from None
+    try:
+        return render(make_student(nb))
+    except SolutionMarkerError as e:
+        raise StudentError(f"{src}, {e}. Nothing was written.") from None
 
 
 def generate(solutions: Path = SOLUTIONS, student: Path = STUDENT, patterns=(), force=False,
              check=False, log=print) -> int:
-    """Write (or with ``check`` only compare) the student notebooks; returns an exit code."""
-    import nbformat
-
-    student.mkdir(parents=True, exist_ok=True)
+    """Write (or with ``check`` only compare) the student notebooks; returns an exit code.
+    Bad input (see :class:`StudentError`) raises before anything is written."""
     manifest = load_manifest(student)
-    sources = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
-    if patterns:
-        sources = [p for p in sources if any(pat.removesuffix(".ipynb") in p.stem for pat in patterns)]
+    sources = select(sorted(solutions.glob("[0-9][0-9]_*.ipynb")), patterns)
+    texts = {src: _student_text(src) for src in sources}      # every notebook parses, or nothing is written
+    student.mkdir(parents=True, exist_ok=True)
     status = 0
-    for src in sources:
+    for src, text in texts.items():
         target = student / src.name
-        text = render(make_student(nbformat.read(src, as_version=4)))
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current == text:
             if manifest.get(src.name) != _sha(text) and not check:
                 manifest[src.name] = _sha(text)
             log(f"  up to date  {target.relative_to(student.parent)}")
             continue
+        edited = current is not None and manifest.get(src.name) != _sha(current)
         if check:
-            log(f"  OUT OF DATE {target.relative_to(student.parent)}: run `python -m utils.student`")
+            lab = src.stem
+            advice = (f"it was also edited since it was generated: `make student FORCE=1` (or "
+                      f"`python -m utils.student {lab} --force`) replaces it and OVERWRITES those edits; "
+                      "save them elsewhere first" if edited else
+                      "run `make student` (or `python -m utils.student`)")
+            log(f"  OUT OF DATE {target.relative_to(student.parent)}: {advice}")
             status = 1
             continue
-        edited = current is not None and manifest.get(src.name) != _sha(current)
         if edited and not force:
             log(f"  KEPT        {target.relative_to(student.parent)}: it was changed since it was "
-                f"generated (someone's work?). Not overwritten; use --force to replace it.")
+                f"generated (someone's work?). Not overwritten; `make student FORCE=1` (or --force) "
+                f"replaces it and overwrites those changes.")
             status = 1
             continue
         target.write_text(text, encoding="utf-8")
@@ -168,7 +227,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=STUDENT, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     print(f"Student notebooks in {args.out} from {args.solutions}:")
-    return generate(args.solutions, args.out, args.labs, args.force, args.check)
+    try:
+        return generate(args.solutions, args.out, args.labs, args.force, args.check)
+    except StudentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

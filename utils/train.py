@@ -41,11 +41,13 @@ def predict(model, x, batch_size=1024):
 
 
 def fit(model, train_loader, epochs, optimizer, loss_fn=None, val_data=None, scheduler=None,
-        progress=True, on_epoch_end=None) -> dict:
+        progress=True, on_epoch_end=None, on_batch_end=None) -> dict:
     """Train ``model`` for ``epochs``; returns the Keras-like history dict.
 
     ``scheduler`` (optional) is stepped once per batch, which suits OneCycleLR.
     ``on_epoch_end(epoch, logs)`` is called after each epoch (e.g. to stop early).
+    ``on_batch_end(step)`` is called after each optimizer step (``step`` counts from 1); a true
+    result stops training at once (bench/cnn_time_to_accuracy.py times the lab's own runs so).
     """
     import torch.nn.functional as F
     from tqdm.auto import tqdm
@@ -55,6 +57,7 @@ def fit(model, train_loader, epochs, optimizer, loss_fn=None, val_data=None, sch
     if val_data is not None:
         history.update(val_loss=[], val_accuracy=[])
     bar = tqdm(range(epochs), desc="epochs", disable=not progress)
+    step, stop = 0, False
     for epoch in bar:
         model.train()
         start = time.perf_counter()
@@ -71,6 +74,10 @@ def fit(model, train_loader, epochs, optimizer, loss_fn=None, val_data=None, sch
             loss_sum += loss.item() * n
             correct += (out.argmax(1) == y).sum().item()
             total += n
+            step += 1
+            if on_batch_end is not None and on_batch_end(step):
+                stop = True
+                break
         logs = {"loss": loss_sum / total, "accuracy": correct / total}
         history["epoch_seconds"].append(time.perf_counter() - start)
         if val_data is not None:
@@ -79,6 +86,6 @@ def fit(model, train_loader, epochs, optimizer, loss_fn=None, val_data=None, sch
         for k, v in logs.items():
             history[k].append(v)
         bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
-        if on_epoch_end is not None and on_epoch_end(epoch, logs):
+        if stop or (on_epoch_end is not None and on_epoch_end(epoch, logs)):
             break
     return history
