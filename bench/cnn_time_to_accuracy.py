@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -82,7 +83,6 @@ def _recipe(ns) -> dict:
 # --------------------------------------------------------------------------- PyTorch
 
 def run_pytorch(args) -> dict:
-    import math
     import types
 
     import torch
@@ -119,8 +119,6 @@ def run_pytorch(args) -> dict:
 # --------------------------------------------------------------------------- Keras
 
 def run_keras(args) -> dict:
-    import math
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -187,7 +185,6 @@ def run_child(framework, args) -> dict | None:
 
 
 def _median(values):
-    values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
 
 
@@ -206,7 +203,10 @@ def report(results, args) -> str:
                          f"{r['final_accuracy']:10.4f} {r['final_seconds']:8.1f} {r['final_epochs']:7.2f} "
                          f"{r['seconds_per_epoch'] or float('nan'):8.1f}")
         hits = [r["seconds_to_target"] for r in runs]
-        med = _median(hits)
+        # a run that missed the target counts as slower than any that hit it: when most runs
+        # missed, the median is "not hit"
+        med = statistics.median([math.inf if h is None else h for h in hits])
+        med = None if math.isinf(med) else med
         missed = sum(h is None for h in hits)
         lines.append(f"{fw:10s} {'median':>6s} {(f'{med:.1f}' if med is not None else 'not hit'):>9s} "
                      f"{'':>7s} {_median([r['final_accuracy'] for r in runs]):10.4f}"

@@ -51,3 +51,18 @@ print(seen, len(history["loss"]))
 """], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "[1, 2, 3, 4, 5, 6] 2"
+
+
+def test_median_counts_a_missed_target_as_slower_than_any_hit():
+    import argparse
+
+    def run(fw, hit):
+        return {"framework": fw, "seconds_to_target": hit, "epochs_to_target": 1.0, "final_accuracy": 0.9,
+                "final_seconds": 90.0, "final_epochs": 1.2, "seconds_per_epoch": 40.0, "version": "v",
+                "threads": 2, "recipe": {"EPOCHS": 2}}
+
+    text = cnn_time_to_accuracy.report([run("keras", 80.7), run("keras", None), run("keras", None),
+                                        run("pytorch", 45.0), run("pytorch", 44.0), run("pytorch", None)],
+                                       argparse.Namespace(target=0.9))
+    medians = {line.split()[0]: line.split()[2] for line in text.splitlines() if " median " in line}
+    assert medians == {"keras": "not", "pytorch": "45.0"}

@@ -16,12 +16,13 @@ Submodules (loaded on first use):
     run      the lab runner
     course   where the course lives (repository, release), the notebooks' setup cell
     pretrained  pretrained weights (EfficientNet-Lite0, ImageNet) for PyTorch and Keras, photos, class names
+    augment  the course's batch augmentation (random flip + padded crop per image), PyTorch and Keras
 """
 import importlib
 
 __version__ = "0.1.0"
 _SUBMODULES = ("data", "device", "profile", "plots", "train", "checks", "results", "student", "run", "course",
-               "pretrained")
+               "pretrained", "augment")
 __all__ = list(_SUBMODULES)
 
 

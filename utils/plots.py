@@ -294,6 +294,65 @@ def embedding(points, labels, class_names=None, title=None, ax_titles=None, save
     _finish(fig, save)
 
 
+def augmentations(columns: dict, n=6, size=1.25, rows=False, title=None, save=None):
+    """Image variants side by side: ``columns`` maps a title (an augmentation) to a batch of images;
+    image i of every batch is shown in row i, one column per title (``rows=True``: one row per title,
+    image i in column i). The batches may mix uint8 (0..255) and float (0..1) images, grey or colour,
+    channels first or last; floats are clipped to [0, 1], which is what a shifted colour looks like
+    on screen."""
+    names = list(columns)
+    n = min([n] + [len(v) for v in columns.values()])
+    shape = (len(names), n) if rows else (n, len(names))
+    fig, axes = _subplots(*shape, figsize=(shape[1] * size + (1.2 if rows else 0), shape[0] * size + 0.5),
+                          squeeze=False)
+    for j, name in enumerate(names):
+        for i in range(n):
+            ax = axes[j, i] if rows else axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            img = np.asarray(columns[name][i])
+            if img.dtype != np.uint8:
+                img = np.clip(img, 0, 1)
+            shown = _as_image(img)
+            top = 255 if img.dtype == np.uint8 else 1
+            ax.imshow(shown, cmap="gray", vmin=0 if shown.ndim == 2 else None, vmax=top if shown.ndim == 2 else None)
+        if rows:
+            axes[j, 0].set_ylabel(name, fontsize=8)
+        else:
+            axes[0, j].set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
+
+
+def grouped_bars(groups: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
+    """Bars in groups: ``groups`` maps a group name (a model) to {bar name (a metric): value}; the
+    same bar name has the same colour in every group."""
+    group_names = list(groups)
+    bar_names = list(dict.fromkeys(k for g in groups.values() for k in g))
+    width = 0.8 / len(bar_names)
+    fig, ax = _subplots(figsize=(1.1 * len(group_names) * len(bar_names) * 0.55 + 2.5, 3.4))
+    x = np.arange(len(group_names))
+    for j, bar in enumerate(bar_names):
+        values = [groups[g].get(bar, np.nan) for g in group_names]
+        rects = ax.bar(x + (j - (len(bar_names) - 1) / 2) * width, values, width, label=bar, color=f"C{j}")
+        for r, v in zip(rects, values):
+            if np.isfinite(v):
+                ax.text(r.get_x() + r.get_width() / 2, r.get_height(), fmt.format(v), ha="center",
+                        va="bottom", fontsize=7)
+    ax.set_xticks(x, group_names)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    top = np.nanmax([v for g in groups.values() for v in g.values()])
+    ax.set_ylim(0, top * 1.25 if top > 0 else 1)
+    ax.legend(fontsize=8, loc="upper right", ncols=len(bar_names))
+    if title:
+        ax.set_title(title)
+    _finish(fig, save)
+
+
 def curve_panels(panels: dict, xlabel="epoch", ylabel="", title=None, sharey=True, styles=None, size=(4.6, 3.4),
                  save=None):
     """Panels of named curves side by side, e.g. plain networks on the left and residual ones on the
