@@ -252,6 +252,36 @@ def bars(values: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
     _finish(fig, save)
 
 
+def lines(series: dict, x=None, xlabel="", ylabel="", title=None, logx=False, logy=False,
+          hlines=None, ylim=None, markers=None, size=(5.6, 3.6), save=None):
+    """A few named curves on one panel (a sweep, a value per step or per layer): ``series`` maps
+    a name to its y values (over ``x``, or over 1, 2, ... when ``x`` is None) or to an (x, y) pair.
+    Curves with few points get markers (``markers=True``/``False`` decides for all); ``hlines``
+    maps a label to a horizontal reference line."""
+    fig, ax = _subplots(figsize=size)
+    for i, (name, values) in enumerate(series.items()):
+        xs, ys = values if isinstance(values, tuple) else (x, values)
+        ys = np.asarray(ys, dtype=float)
+        xs = np.arange(1, len(ys) + 1) if xs is None else np.asarray(xs)
+        marked = len(ys) <= 20 if markers is None else markers
+        ax.plot(xs, ys, "-", color=f"C{i}", label=name, marker="o" if marked else None)
+    for j, (label, value) in enumerate((hlines or {}).items()):
+        ax.axhline(value, color="grey", ls=("--", ":", "-.")[j % 3], lw=1, label=label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    _finish(fig, save)
+
+
 def predictions(images, captions, cols=5, size=2.6, title=None, save=None):
     """Images side by side, each with a few lines of text under it (e.g. a network's top-5
     classes and probabilities). ``captions`` holds one string per image."""
