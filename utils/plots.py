@@ -381,3 +381,30 @@ def grouped_bars(groups: dict, ylabel="", title=None, fmt="{:.3f}", save=None):
     if title:
         ax.set_title(title)
     _finish(fig, save)
+
+
+def curve_panels(panels: dict, xlabel="epoch", ylabel="", title=None, sharey=True, styles=None, size=(4.6, 3.4),
+                 save=None):
+    """Panels of named curves side by side, e.g. plain networks on the left and residual ones on the
+    right on one shared y axis. ``panels`` maps a panel title to ``{name: values}``, each curve's values
+    over 1, 2, ... or an ``(x, values)`` pair; ``styles`` maps a curve name to a line style ("--").
+    A curve keeps its colour in every panel; curves with few points get markers."""
+    names = list(dict.fromkeys(name for curves in panels.values() for name in curves))
+    colour = {name: f"C{i}" for i, name in enumerate(names)}
+    fig, axes = _subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False,
+                          sharey=sharey)
+    for ax, (panel, curves) in zip(axes[0], panels.items()):
+        for name, values in curves.items():
+            xs, ys = values if isinstance(values, tuple) else (None, values)
+            ys = np.asarray(ys, dtype=float)
+            xs = np.arange(1, len(ys) + 1) if xs is None else np.asarray(xs, dtype=float)
+            ax.plot(xs, ys, (styles or {}).get(name, "-"), color=colour[name], label=name,
+                    marker="o" if len(ys) <= 12 else None, ms=4)
+        ax.set_title(panel)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title)
+    _finish(fig, save)
