@@ -2,7 +2,7 @@
 
     checks.lab08.block_params(block_params)    # Exercise 8.1: a basic block's parameters, by hand
     checks.lab08.shortcut(shortcut)            # Exercise 8.2: identity or projection shortcut
-    checks.lab08.residual_block(ResidualBlock) # Exercise 8.3: the residual block (a Keras function or an nn.Module class)
+    checks.lab08.residual_block(ResidualBlock) # Exercise 8.3: the residual block (Keras function or nn.Module)
     checks.lab08.make_net(make_net)            # Exercise 8.4: the CIFAR network of depth 2 + 2n per stage
 
 The framework is told apart by what the answer is or returns (a Keras model or tensor is tested for
@@ -239,7 +239,7 @@ def shortcut(fn, framework=None):
     rng = np.random.default_rng(8)
     cases = [(16, 16, 1), (16, 32, 2), (8, 8, 2), (8, 24, 1)]
     size = 8
-    for i, (ci, co, s) in enumerate(cases, 1):
+    for ci, co, s in cases:
         where = f"c_in={ci}, c_out={co}, stride={s}"
         if kind == "pytorch":
             model, error = call(fn, ci, co, s)
@@ -514,12 +514,12 @@ def make_net(fn, framework=None):
         where = f"make_net({depth}, {widths}, block)"
         calls = []
         if kind == "pytorch":
-            def block(c_in, c_out, stride=1):
-                calls.append((int(c_in), int(c_out), int(stride)))
+            def block(c_in, c_out, stride=1, _calls=calls):
+                _calls.append((int(c_in), int(c_out), int(stride)))
                 return _reference_block_torch(c_in, c_out, stride)
         else:
-            def block(x, filters, stride=1):
-                calls.append((int(x.shape[-1]), int(filters), int(stride)))
+            def block(x, filters, stride=1, _calls=calls):
+                _calls.append((int(x.shape[-1]), int(filters), int(stride)))
                 return _reference_block_keras(x, filters, stride)
         model, error = call(fn, depth, widths, block)
         if error:
