@@ -26,7 +26,8 @@ from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-NOTEBOOK = "01_logistic_regression_pytorch.ipynb"     # a few seconds under the smoke profile
+NOTEBOOK = "01_logistic_regression_pytorch.ipynb"     # exercises; a few seconds under the smoke profile
+SETUP = "00_setup.ipynb"                               # a progress bar and plots, no exercises
 WORK = ROOT / "build" / "browser"                      # inside the repo, so the setup cell finds utils/
 CELL_TIMEOUT_S = 180
 
@@ -47,7 +48,8 @@ def jupyterlab():
     stopped at the end whatever happens."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, WORK / NOTEBOOK)
+    for name in (NOTEBOOK, SETUP):
+        shutil.copy(ROOT / "notebooks" / name, WORK / name)
     settings = WORK / ".settings" / "@jupyterlab"
     for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},     # every cell in the DOM
                            "apputils-extension/notification": {"fetchNews": "false"}}.items():
@@ -108,61 +110,73 @@ def _wait(condition, seconds, what):
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
-def test_student_notebook_runs_in_jupyterlab(jupyterlab):
+def _run_in_lab(driver, url, token, name, screenshot=None):
+    """Open notebook ``name`` in JupyterLab, run every cell with Shift+Enter as a student would, save it
+    with Ctrl+S; returns (the cells as saved, the number of cells it had, the rendered progress bars)."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
+    driver.get(f"{url}/lab/tree/{name}?token={token}")
+
+    def kernel_idle():
+        found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")
+        return found and found[0].get_attribute("data-status") == "idle"
+
+    _wait(kernel_idle, 120, f"{name} to open and its kernel to start")
+    source = json.loads((WORK / name).read_text())["cells"]
+
+    def all_cells():
+        found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+        return found if len(found) == len(source) else None
+
+    cells = _wait(all_cells, 60, f"every cell of {name} to be rendered")
+    cells[0].click()
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    for i, cell in enumerate(cells):
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+        if "jp-CodeCell" in cell.get_attribute("class"):
+            prompt = cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt")
+            _wait(lambda p=prompt: re.search(r"\[\d+\]", p.text), CELL_TIMEOUT_S, f"cell {i} of {name} to run")
+    _wait(kernel_idle, 60, "the kernel to finish")
+    bars = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output "
+                                                 ".widget-hprogress .progress-bar")
+    images = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img")
+    if screenshot is not None:
+        if bars:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", bars[0])
+        driver.save_screenshot(str(screenshot))
+    before = (WORK / name).stat().st_mtime
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+    _wait(lambda: (WORK / name).stat().st_mtime != before, 30, f"{name} to be saved")
+    time.sleep(0.5)
+    return json.loads((WORK / name).read_text())["cells"], len(source), bars, images
+
+
+def test_student_notebooks_run_in_jupyterlab(jupyterlab):
     url, token = jupyterlab
     driver = _chrome()
+    shot = ROOT / "build" / f"browser-{Path(SETUP).stem}.png"
     try:
-        driver.get(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
-
-        def kernel_idle():
-            found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")
-            return found and found[0].get_attribute("data-status") == "idle"
-
-        _wait(kernel_idle, 120, "the notebook to open and its kernel to start")
-        source = json.loads((WORK / NOTEBOOK).read_text())["cells"]
-
-        def all_cells():
-            found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Notebook .jp-Cell")
-            return found if len(found) == len(source) else None
-
-        cells = _wait(all_cells, 60, "every cell to be rendered")
-
-        # Run every cell through the UI, one at a time, as a student pressing Shift+Enter would.
-        cells[0].click()
-        ActionChains(driver).send_keys(Keys.ESCAPE).perform()
-        for i, cell in enumerate(cells):
-            ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
-            if "jp-CodeCell" in cell.get_attribute("class"):
-                prompt = cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt")
-                _wait(lambda p=prompt: re.search(r"\[\d+\]", p.text), CELL_TIMEOUT_S, f"cell {i} to run")
-        _wait(kernel_idle, 60, "the kernel to finish")
-
-        bars = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-hprogress .progress-bar")
+        # Lab 00: what the widgets and plots look like (tqdm draws an ipywidgets bar, not text)
+        setup_cells, _, bars, images = _run_in_lab(driver, url, token, SETUP, screenshot=shot)
         assert bars, "a tqdm progress bar is rendered as an ipywidgets bar (is ipywidgets' lab extension there?)"
         assert any("100%" in (b.get_attribute("style") or "") for b in bars), "the progress bar reached 100%"
-        assert driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img"), "at least one plot is shown"
-
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", bars[0])
-        shot = ROOT / "build" / f"browser-{Path(NOTEBOOK).stem}.png"
-        driver.save_screenshot(str(shot))
+        assert images, "at least one plot is shown"
         assert shot.stat().st_size > 10_000
-
-        # Save through the UI, then read what the student's notebook now holds.
-        before = (WORK / NOTEBOOK).stat().st_mtime
-        ActionChains(driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
-        _wait(lambda: (WORK / NOTEBOOK).stat().st_mtime != before, 30, "the notebook to be saved")
-        time.sleep(0.5)
+        # Lab 01, blank: the exercises as a student meets them
+        saved, n_source, _, _ = _run_in_lab(driver, url, token, NOTEBOOK,
+                                            screenshot=ROOT / "build" / f"browser-{Path(NOTEBOOK).stem}.png")
     finally:
         driver.quit()
 
-    saved = json.loads((WORK / NOTEBOOK).read_text())["cells"]
-    assert not "".join("".join(c["source"]) for c in saved[len(source):]), \
+    setup_code = [c for c in setup_cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert all(c.get("execution_count") for c in setup_code)
+    assert not [o for c in setup_code for o in c["outputs"] if o["output_type"] == "error"], "lab 00 runs clean"
+    source = saved[:n_source]
+    assert not "".join("".join(c["source"]) for c in saved[n_source:]), \
         "only the empty cell that Shift+Enter adds after the last one is new"
-    code = [c for c in saved[:len(source)] if c["cell_type"] == "code"]
+    code = [c for c in source if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "every code cell ran"
     checks = [c for c in code if "checks.lab" in "".join(c["source"])]
     assert checks
