@@ -67,6 +67,21 @@ def _framework(model):
     return None
 
 
+def _layer_framework(layer):
+    """'keras' or 'torch' for a layer of either framework (Keras first, as in :func:`_framework`)."""
+    if "keras" in sys.modules:
+        import keras
+
+        if isinstance(layer, keras.layers.Layer):
+            return "keras"
+    if "torch" in sys.modules:
+        import torch
+
+        if isinstance(layer, torch.nn.Module):
+            return "torch"
+    return None
+
+
 def _keras_dense(layer):
     """The Dense layers inside a Keras layer or model, nested models included, in order."""
     import keras
@@ -136,8 +151,10 @@ def _judge_model(model, hidden, activation):
     kind = _framework(model)
     if kind is None:
         if isinstance(model, (list, tuple)):
+            kinds = {_layer_framework(layer) for layer in model} - {None}    # the layers tell the framework
+            keras_layers = kinds == {"keras"} or (not kinds and "keras" in sys.modules and "torch" not in sys.modules)
             return (f"expected a model, got a Python {type(model).__name__} of layers: wrap them in "
-                    + ("keras.Sequential([...])" if "keras" in sys.modules else "nn.Sequential(*layers)"))
+                    + ("keras.Sequential([...])" if keras_layers else "nn.Sequential(*layers)"))
         return f"expected a Keras model or a torch.nn.Module, got {type(model).__name__}"
     x = np.random.default_rng(2).random((4, 28, 28)).astype(np.float32)
     try:
