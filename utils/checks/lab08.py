@@ -205,6 +205,8 @@ def _build_keras(fn, c_in, size, *args):
     if not isinstance(out, keras.KerasTensor):
         return None, (f"expected the output tensor of the layers (a KerasTensor), got {type(out).__name__}: "
                       "call each layer on a tensor, y = layers.Conv2D(...)(x), and return the last one")
+    if out is inputs:                  # the identity: Keras before 3.15 (Colab's 3.13) refuses Model(x, x)
+        return keras.Sequential([keras.Input((size, size, c_in)), keras.layers.Identity()]), None
     try:
         return keras.Model(inputs, out), None
     except Exception as e:  # noqa: BLE001 - reported, not raised
