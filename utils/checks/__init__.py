@@ -34,6 +34,7 @@ import inspect
 import os
 import re
 import signal
+import sys
 import threading
 
 import numpy as np
@@ -329,6 +330,24 @@ def check_function(name, fn, cases, rtol=1e-4, atol=1e-6, hint=None, numpy=False
 def check_value(name, value, expected, rtol=1e-4, atol=1e-6, hint=None, numpy=False):
     """Compare a value the student computed with the expected one."""
     return _finish(name, compare(value, expected, rtol, atol, numpy=numpy), hint=hint)
+
+
+def framework_of(obj, layer: bool = False) -> str | None:
+    """'keras' or 'torch' for a model (a ``keras.Model`` or ``torch.nn.Module``, subclasses written in
+    a notebook included; with ``layer=True`` any Keras layer), else None. Keras is tested first: on
+    its torch backend a Keras model is also a ``torch.nn.Module``. Neither framework is imported
+    here unless the notebook already did."""
+    if "keras" in sys.modules:
+        import keras
+
+        if isinstance(obj, keras.layers.Layer if layer else keras.Model):
+            return "keras"
+    if "torch" in sys.modules:
+        import torch
+
+        if isinstance(obj, torch.nn.Module):
+            return "torch"
+    return None
 
 
 def check_true(name, condition, problem, hint=None):

@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from . import call, call_on_copies, check_cases, compare, to_numpy
+from . import call, call_on_copies, check_cases, compare, framework_of, to_numpy
 from .lab01 import _numpy_check, _quiet, _same
 
 ACTIVATIONS = {
@@ -49,37 +49,6 @@ def _mlp(x, weights, biases, activation="relu"):
 
 
 # ----------------------------------------------------------------------------- Exercise 2.1
-
-
-def _framework(model):
-    """'keras', 'torch' or None, by isinstance (a subclass written in the notebook is a model).
-    Keras is tested first: on its torch backend a Keras model is also a torch.nn.Module."""
-    if "keras" in sys.modules:
-        import keras
-
-        if isinstance(model, keras.Model):
-            return "keras"
-    if "torch" in sys.modules:
-        import torch
-
-        if isinstance(model, torch.nn.Module):
-            return "torch"
-    return None
-
-
-def _layer_framework(layer):
-    """'keras' or 'torch' for a layer of either framework (Keras first, as in :func:`_framework`)."""
-    if "keras" in sys.modules:
-        import keras
-
-        if isinstance(layer, keras.layers.Layer):
-            return "keras"
-    if "torch" in sys.modules:
-        import torch
-
-        if isinstance(layer, torch.nn.Module):
-            return "torch"
-    return None
 
 
 def _keras_dense(layer):
@@ -148,10 +117,10 @@ def _judge_model(model, hidden, activation):
     """None when ``model`` is the MLP 784-hidden-10 with ``activation``, else what differs."""
     if model is None:
         return "got None: did make_mlp forget to `return` the model?"
-    kind = _framework(model)
+    kind = framework_of(model)
     if kind is None:
         if isinstance(model, (list, tuple)):
-            kinds = {_layer_framework(layer) for layer in model} - {None}    # the layers tell the framework
+            kinds = {framework_of(layer, layer=True) for layer in model} - {None}    # the layers tell the framework
             keras_layers = kinds == {"keras"} or (not kinds and "keras" in sys.modules and "torch" not in sys.modules)
             return (f"expected a model, got a Python {type(model).__name__} of layers: wrap them in "
                     + ("keras.Sequential([...])" if keras_layers else "nn.Sequential(*layers)"))

@@ -15,11 +15,10 @@ is wrong in one of the ways students often get it wrong (scaling by 1 - rate ins
 1 / (1 - rate), dropping at inference, the rate taken for the keep probability, biases in the
 penalty, the last epoch kept instead of the best), the verdict says which.
 """
-import sys
 
 import numpy as np
 
-from . import call, call_on_copies, check_cases, compare, to_numpy
+from . import call, call_on_copies, check_cases, compare, framework_of, to_numpy
 
 # --------------------------------------------------------------------------- shared helpers
 
@@ -144,22 +143,6 @@ def original_dropout(fn):
 SIZES = [784, 1024, 1024, 10]
 
 
-def _framework(model):
-    """'keras', 'torch' or None. Keras first: on its torch backend a Keras model is also a
-    torch.nn.Module."""
-    if "keras" in sys.modules:
-        import keras
-
-        if isinstance(model, keras.Model):
-            return "keras"
-    if "torch" in sys.modules:
-        import torch
-
-        if isinstance(model, torch.nn.Module):
-            return "torch"
-    return None
-
-
 def _softmax(z):
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -281,7 +264,7 @@ def _judge_dropout(probe, x, rate, kind):
 
 
 def _judge_mlp(model, rate):
-    kind = _framework(model)
+    kind = framework_of(model)
     if kind is None:
         return (f"expected a Keras model or a torch.nn.Module, got {type(model).__name__}"
                 + (": did the function forget to `return` the model?" if model is None else ""))
