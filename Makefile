@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LABS   ?=
 PROFILE ?=
-## JOBS: pytest workers for `make test` (pytest-xdist; a notebook's cells stay on one worker)
+## JOBS: pytest workers for `make test` (pytest-xdist, --dist loadscope: a notebook's cells, and a test file's tests, stay on one worker)
 JOBS   ?= 2
 
 .PHONY: setup labs test student lint clean
@@ -29,9 +29,9 @@ labs: setup
 ## nbval, then every Keras notebook again on Keras's PyTorch backend (a machine without TensorFlow)
 test: setup
 	DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider \
-		-n $(JOBS) --dist loadgroup --durations=25
+		-n $(JOBS) --dist loadscope --durations=25
 	DLLABS_PROFILE=smoke KERAS_BACKEND=torch $(PY) -m pytest labs_solutions/*_keras.ipynb --nbval-lax \
-		--nbval-current-env -p no:cacheprovider -n $(JOBS) --dist loadgroup
+		--nbval-current-env -p no:cacheprovider -n $(JOBS) --dist loadscope
 
 ## Regenerate the student notebooks in notebooks/ from labs_solutions/ (FORCE=1 overwrites edited ones)
 student: setup

@@ -268,7 +268,10 @@ def test_ctrl_c_writes_the_report_marks_the_lab_and_exits_nonzero(tmp_path, note
     report = tmp_path / "out" / "report.md"
     proc = subprocess.Popen([sys.executable, "-m", "utils.run", "01_good", "02_sleep", "04_check", "--labs-dir",
                              str(labs), "--profile", "fast", "--report", str(report), "--quiet", "--engine", engine],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # a pytest-xdist worker ignores SIGINT, and a child inherits that: give the runner
+                            # the terminal's default, as a student's shell does
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180          # generous: CI machines are shared and noisy
         while not (labs / "started").exists():
