@@ -6,6 +6,9 @@ LABS   ?=
 PROFILE ?=
 ## JOBS: pytest workers for `make test` (pytest-xdist, --dist loadscope: a notebook's cells, and a test file's tests, stay on one worker)
 JOBS   ?= 2
+## With several workers, one thread each: OpenMP's threads (PyTorch, scikit-learn) spin while they wait
+## for a core, and two workers with two threads each on two cores ran the smoke notebooks 4x slower
+TEST_THREADS = $(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1)
 
 .PHONY: setup labs test student lint clean
 
@@ -28,9 +31,9 @@ labs: setup
 ## Unit tests (with the browser and nbgrader tests), every solution notebook under the smoke profile with
 ## nbval, then every Keras notebook again on Keras's PyTorch backend (a machine without TensorFlow)
 test: setup
-	DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider \
+	$(TEST_THREADS) DLLABS_PROFILE=smoke $(PY) -m pytest tests labs_solutions --nbval-lax --nbval-current-env -p no:cacheprovider \
 		-n $(JOBS) --dist loadscope --durations=25
-	DLLABS_PROFILE=smoke KERAS_BACKEND=torch $(PY) -m pytest labs_solutions/*_keras.ipynb --nbval-lax \
+	$(TEST_THREADS) DLLABS_PROFILE=smoke KERAS_BACKEND=torch $(PY) -m pytest labs_solutions/*_keras.ipynb --nbval-lax \
 		--nbval-current-env -p no:cacheprovider -n $(JOBS) --dist loadscope
 
 ## Regenerate the student notebooks in notebooks/ from labs_solutions/ (FORCE=1 overwrites edited ones)
