@@ -22,58 +22,16 @@ run by hand on a quiet machine, not a test; the figures measured so far are in b
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
-import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 
+from bench import probe
+
 FRAMEWORKS = ("keras", "pytorch")
-RESULT = "RESULT "
 NAMES = ["split", "fashion", "fashion_train", "make_cnn", "train_model", "predict"]
-
-
-class Clock:
-    """Wall time since the start of training, and the share of it spent evaluating."""
-
-    def __init__(self, args, steps_per_epoch, framework):
-        self.args, self.steps_per_epoch, self.framework = args, steps_per_epoch, framework
-        self.eval_every = max(1, round(args.eval_every * steps_per_epoch))
-        self.evals, self.eval_seconds, self.step = [], 0.0, 0
-        self.start = time.perf_counter()
-
-    def elapsed(self):
-        return time.perf_counter() - self.start
-
-    def after_step(self, evaluate, last_step) -> bool:
-        """Count a step; evaluate when due; True when the budget is spent (stop training)."""
-        self.step += 1
-        out = self.elapsed() >= self.args.budget_seconds
-        if self.step % self.eval_every == 0 or out or self.step == last_step:
-            t = time.perf_counter()
-            acc = float(evaluate())
-            self.eval_seconds += time.perf_counter() - t
-            epochs = self.step / self.steps_per_epoch
-            self.evals.append({"seconds": round(self.elapsed(), 2), "epochs": round(epochs, 3), "accuracy": acc})
-            print(f"  [{self.framework}] {epochs:5.2f} epochs {self.elapsed():6.1f} s  test accuracy {acc:.4f}",
-                  flush=True)
-        return out
-
-    def result(self, **extra):
-        hit = next((e for e in self.evals if e["accuracy"] >= self.args.target), None)
-        last = self.evals[-1]
-        train_s = last["seconds"] - self.eval_seconds
-        return {"framework": self.framework, "target": self.args.target,
-                "seconds_to_target": hit and hit["seconds"], "epochs_to_target": hit and hit["epochs"],
-                "final_accuracy": last["accuracy"], "final_seconds": last["seconds"],
-                "final_epochs": last["epochs"], "eval_seconds": round(self.eval_seconds, 2),
-                "seconds_per_epoch": round(train_s / last["epochs"], 2) if last["epochs"] else None,
-                "evals": self.evals, **extra}
 
 
 def _recipe(ns) -> dict:
@@ -98,7 +56,7 @@ def run_pytorch(args) -> dict:
     ns["device"].seed_everything(ns["SEED"])
     model = ns["make_cnn"]()
     steps_per_epoch = math.ceil(len(ns["fashion_train"][0]) / ns["BATCH_SIZE"])
-    clock = Clock(args, steps_per_epoch, "pytorch")
+    clock = probe.Clock("pytorch", [args.target], args.budget_seconds, args.eval_every, steps_per_epoch)
 
     def evaluate():
         accuracy = float(np.mean(ns["predict"](model, x_test) == y_test))
@@ -110,7 +68,7 @@ def run_pytorch(args) -> dict:
                          on_batch_end=lambda step: clock.after_step(evaluate, ns["EPOCHS"] * steps_per_epoch))
 
     shim.fit = fit
-    clock.start = time.perf_counter()
+    clock.start_now()
     ns["train_model"](model, ns["fashion_train"], ns["fashion_val"], ns["EPOCHS"])
     return clock.result(version=f"torch {torch.__version__}", threads=torch.get_num_threads(),
                         recipe=_recipe(ns))
@@ -133,7 +91,7 @@ def run_keras(args) -> dict:
     keras.utils.set_random_seed(ns["SEED"])
     model = ns["make_cnn"]()
     steps_per_epoch = math.ceil(len(ns["fashion_train"][0]) / ns["BATCH_SIZE"])
-    clock = Clock(args, steps_per_epoch, "keras")
+    clock = probe.Clock("keras", [args.target], args.budget_seconds, args.eval_every, steps_per_epoch)
     last_step = ns["EPOCHS"] * steps_per_epoch
 
     class Probe(keras.callbacks.Callback):
@@ -147,7 +105,7 @@ def run_keras(args) -> dict:
         return lab_fit(*a, callbacks=[*callbacks, Probe()], **kw)
 
     model.fit = fit
-    clock.start = time.perf_counter()
+    clock.start_now()
     ns["train_model"](model, ns["fashion_train"], ns["fashion_val"], ns["EPOCHS"], verbose=False)
     threads = None
     if keras.backend.backend() == "tensorflow":
@@ -161,59 +119,14 @@ def run_keras(args) -> dict:
 # --------------------------------------------------------------------------- driver
 
 def child_command(framework, args) -> list[str]:
-    cmd = [sys.executable, "-m", "bench.cnn_time_to_accuracy", "--child", "--framework", framework,
-           "--budget-seconds", str(args.budget_seconds), "--target", str(args.target),
-           "--eval-every", str(args.eval_every)]
+    options = ["--budget-seconds", args.budget_seconds, "--target", args.target, "--eval-every", args.eval_every]
     if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    return cmd
-
-
-def run_child(framework, args) -> dict | None:
-    """Run one framework in a fresh Python process; pass its progress through, keep its result."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen(child_command(framework, args), cwd=root, stdout=subprocess.PIPE, text=True)
-    result = None
-    for line in proc.stdout:
-        if line.startswith(RESULT):
-            result = json.loads(line[len(RESULT):])
-        else:
-            print(line, end="", flush=True)
-    if proc.wait() != 0:
-        print(f"  [{framework}] failed with exit code {proc.returncode}", flush=True)
-    return result
-
-
-def _median(values):
-    return statistics.median(values) if values else None
+        options += ["--threads", args.threads]
+    return probe.python_command("bench.cnn_time_to_accuracy", framework, options)
 
 
 def report(results, args) -> str:
-    head = (f"{'framework':10s} {'run':>6s} {'s to ' + format(args.target, '.0%'):>9s} {'epochs':>7s} "
-            f"{'final acc':>10s} {'after s':>8s} {'epochs':>7s} {'s/epoch':>8s}")
-    lines = [head, "-" * len(head)]
-    for fw in FRAMEWORKS:
-        runs = [r for r in results if r["framework"] == fw]
-        if not runs:
-            continue
-        for i, r in enumerate(runs, 1):
-            hit = r["seconds_to_target"]
-            lines.append(f"{fw:10s} {i:>6d} {(f'{hit:.1f}' if hit is not None else 'not hit'):>9s} "
-                         f"{(format(r['epochs_to_target'], '.2f') if hit is not None else '-'):>7s} "
-                         f"{r['final_accuracy']:10.4f} {r['final_seconds']:8.1f} {r['final_epochs']:7.2f} "
-                         f"{r['seconds_per_epoch'] or float('nan'):8.1f}")
-        hits = [r["seconds_to_target"] for r in runs]
-        # a run that missed the target counts as slower than any that hit it: when most runs
-        # missed, the median is "not hit"
-        med = statistics.median([math.inf if h is None else h for h in hits])
-        med = None if math.isinf(med) else med
-        missed = sum(h is None for h in hits)
-        lines.append(f"{fw:10s} {'median':>6s} {(f'{med:.1f}' if med is not None else 'not hit'):>9s} "
-                     f"{'':>7s} {_median([r['final_accuracy'] for r in runs]):10.4f}"
-                     + (f"   ({missed} of {len(runs)} runs missed the target)" if missed else ""))
-        lines.append(f"{'':10s} {runs[0]['version']}, {runs[0]['threads']} threads; the lab's recipe: "
-                     + ", ".join(f"{k} {v}" for k, v in runs[0]["recipe"].items()))
-    return "\n".join(lines)
+    return probe.report(results, [args.target], FRAMEWORKS)
 
 
 def main(argv=None) -> int:
@@ -233,29 +146,16 @@ def main(argv=None) -> int:
 
     if args.child:
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")       # the benchmark is about the CPU
-        result = run_pytorch(args) if args.framework == "pytorch" else run_keras(args)
-        print(RESULT + json.dumps(result), flush=True)
-        return 0
+        return probe.child_main(run_pytorch if args.framework == "pytorch" else run_keras, args)
 
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
-    load = os.getloadavg()
-    print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    print(f"the recipe of labs_solutions/04_cnn_*.ipynb (fast profile); budget {args.budget_seconds:.0f} s a run; "
-          f"test set every {args.eval_every} epochs; {args.runs} run(s) per framework", flush=True)
-    results = []
-    for fw in frameworks:
-        for i in range(args.runs):
-            print(f"\n{fw}, run {i + 1} of {args.runs}:", flush=True)
-            r = run_child(fw, args)
-            if r:
-                results.append(r)
-    load = os.getloadavg()
-    print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+    results = probe.drive(
+        frameworks, args.runs, lambda fw: child_command(fw, args),
+        f"the recipe of labs_solutions/04_cnn_*.ipynb (fast profile); budget {args.budget_seconds:.0f} s a run; "
+        f"test set every {args.eval_every} epochs; {args.runs} run(s) per framework")
     if results:
         print(report(results, args))
-    ok = len(results) == len(frameworks) * args.runs
-    return 0 if ok else 1
+    return 0 if len(results) == len(frameworks) * args.runs else 1
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 A benchmark that copied a lab's model and training recipe would drift from it the first time
 the lab changed. :func:`load` instead executes, from ``labs_solutions/<lab>.ipynb`` itself:
 
-- every top-level ``import`` of the notebook's code cells;
-- the cell tagged ``parameters``, under the profile asked for (``fast`` by default);
+- every top-level ``import`` of the notebook's code cells (``from utils import augment`` binds
+  ``augment`` unless the benchmark put its own in the namespace);
+- the cell tagged ``parameters``, under the profile asked for (``fast`` by default), then the
+  values a benchmark sets in its place (``parameters=``, as papermill's ``-p`` would);
 - the top-level statements that define the names asked for: functions and classes
   (``def make_cnn``), and assignments (``fashion_train, fashion_val, fashion_test = split(...)``),
-  in notebook order.
+
+all in notebook order (a parameters cell may use what an earlier cell imported or defined, such
+as lab 08's ``torch_dev``).
 
 Nothing else of the notebook runs (no plots, no exercises, no training cells). A name that
 the notebook does not define is an error that names the notebook, so a renamed function in
@@ -16,6 +20,7 @@ the lab fails the benchmark loudly instead of silently timing something else.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
 from pathlib import Path
@@ -49,9 +54,20 @@ def _defines(node) -> set:
     return set()
 
 
-def load(lab: str, names, profile: str = "fast", namespace: dict | None = None) -> dict:
+def _from_utils(name: str):
+    """What ``from utils import name`` binds: a module of utils, or a name utils defines."""
+    try:
+        return importlib.import_module(f"utils.{name}")
+    except ModuleNotFoundError:
+        return getattr(importlib.import_module("utils"), name)
+
+
+def load(lab: str, names, profile: str = "fast", namespace: dict | None = None,
+         parameters: dict | None = None) -> dict:
     """Execute the imports, the parameters cell and the definitions of ``names`` of lab ``lab``
-    (a notebook name without ``.ipynb``, e.g. ``04_cnn_pytorch``); returns the namespace."""
+    (a notebook name without ``.ipynb``, e.g. ``04_cnn_pytorch``), in notebook order; returns the
+    namespace. ``parameters``: values set right after the parameters cell (each must be one of its
+    names)."""
     path = LABS / f"{lab}.ipynb"
     if not path.is_file():
         raise LabCodeError(f"{path} not found")
@@ -62,25 +78,35 @@ def load(lab: str, names, profile: str = "fast", namespace: dict | None = None) 
     ns = {"__name__": f"lab_{lab}", "checks": checks, "data": data, "device": device, "plots": plots,
           "profile": profile_mod, "results": results, "train": train}
     ns.update(namespace or {})
+    ns["__parameters__"] = dict(parameters or {})
     wanted, found = set(names), set()
-    imports, parameters, definitions = [], None, []
+    program, has_parameters = [], False
     for _index, cell, tree in _code_cells(path):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            parameters = tree
+            has_parameters = True
+            unknown = set(parameters or {}) - {n for node in tree.body for n in _defines(node)}
+            if unknown:
+                raise LabCodeError(f"{path.name}'s parameters cell sets no {', '.join(sorted(unknown))}")
+            program += tree.body
+            for key in parameters or {}:
+                program += ast.parse(f"{key} = __parameters__[{key!r}]").body
             continue
         for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                if not (isinstance(node, ast.ImportFrom) and node.module == "utils"):
-                    imports.append(node)
+            if isinstance(node, ast.ImportFrom) and node.module == "utils":
+                for alias in node.names:         # `from utils import augment`: unless the caller set it
+                    if (alias.asname or alias.name) not in ns:
+                        ns[alias.asname or alias.name] = _from_utils(alias.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                program.append(node)
             elif _defines(node) & wanted:
-                definitions.append(node)
+                program.append(node)
                 found |= _defines(node) & wanted
     missing = wanted - found
     if missing:
         raise LabCodeError(f"{path.name} defines no {', '.join(sorted(missing))}: the benchmark takes "
                            "them from the lab; update the benchmark to the lab's new names")
-    if parameters is None:
+    if not has_parameters:
         raise LabCodeError(f"{path.name} has no cell tagged 'parameters'")
-    for part in (imports, parameters.body, definitions):
-        exec(compile(ast.Module(body=list(part), type_ignores=[]), str(path), "exec"), ns)
+    module = ast.fix_missing_locations(ast.Module(body=program, type_ignores=[]))
+    exec(compile(module, str(path), "exec"), ns)
     return ns
