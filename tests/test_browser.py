@@ -120,7 +120,9 @@ def _run_in_lab(driver, url, token, name, screenshot=None):
     driver.get(f"{url}/lab/tree/{name}?token={token}")
 
     def kernel_idle():
-        found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")
+        # the notebook in view: a notebook opened before stays in the DOM, hidden, with its idle kernel
+        found = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) "
+                                                      ".jp-Notebook-ExecutionIndicator")
         return found and found[0].get_attribute("data-status") == "idle"
 
     _wait(kernel_idle, 120, f"{name} to open and its kernel to start")
