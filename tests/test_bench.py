@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, make_notebook
 
 from bench import cnn_time_to_accuracy, lab_code, probe, resnet_cifar10
-from conftest import ROOT, make_notebook
 from utils import data
 
 
