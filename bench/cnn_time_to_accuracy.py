@@ -77,15 +77,9 @@ def run_pytorch(args) -> dict:
 # --------------------------------------------------------------------------- Keras
 
 def run_keras(args) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
     from bench import lab_code
 
-    if args.threads and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras, threads = probe.keras_threads(args.threads)
     ns = lab_code.load("04_cnn_keras", NAMES)
     x_test, y_test = ns["fashion"].x_test, ns["fashion"].y_test
     keras.utils.set_random_seed(ns["SEED"])
@@ -107,11 +101,6 @@ def run_keras(args) -> dict:
     model.fit = fit
     clock.start_now()
     ns["train_model"](model, ns["fashion_train"], ns["fashion_val"], ns["EPOCHS"], verbose=False)
-    threads = None
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     return clock.result(version=f"keras {keras.__version__} ({keras.backend.backend()})", threads=threads,
                         recipe=_recipe(ns))
 

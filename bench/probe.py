@@ -95,6 +95,21 @@ class Clock:
                 "evals": self.evals, **extra}
 
 
+def keras_threads(threads=None):
+    """Keras with its CPU threads: ``(keras, threads in use)``. On TensorFlow, ``threads`` (if given)
+    sizes the intra-op pool; on other backends it is left to them and the count is None."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return keras, None
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    return keras, tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+
+
 def run_child(command, framework) -> dict | None:
     """Run one framework in a fresh Python process (``command``, from the repository's root); pass
     its progress through, return its result."""

@@ -108,16 +108,11 @@ def run_pytorch(args) -> dict:
 # --------------------------------------------------------------------------- Keras
 
 def run_keras(args) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
     import numpy as np
 
     from bench import lab_code
 
-    if args.threads and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras, threads = probe.keras_threads(args.threads)
     lab = LABS["keras"]
     ns = lab_code.load(lab, DEFINITIONS["keras"], profile=args.profile)
     if ns["MIXED_PRECISION"]:        # the lab's cell after its parameters: layers built from now on compute in bfloat16
@@ -146,11 +141,6 @@ def run_keras(args) -> dict:
         return lab_train(*a, **kw)
 
     lab_code.load(lab, TRAINING, profile=args.profile, namespace={**ns, "train": train})
-    threads = None
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
     return clock.result(version=f"keras {keras.__version__} ({keras.backend.backend()}) on "
                                 f"{ns['device'].keras_device()}", threads=threads, recipe=_recipe(ns))
 
